@@ -234,6 +234,8 @@ TABLE = [
     Row("adan", refs.AdanRef,
         [{"learning_rate": 0.01},
          {"learning_rate": 0.01, "weight_decay": 0.05},
+         {"learning_rate": 0.01, "epsilon_mode": "outside",
+          "weight_decay": 0.05},
          {"learning_rate": 0.01, "beta_1": 1.0, "beta_2": 1.0,
           "beta_3": 1.0},
          {"learning_rate": 0.02, "beta_1": 0.1, "beta_2": 0.3,

@@ -312,15 +312,17 @@ class AdaBoundRef(Reference):
 class AdanRef(Reference):
     """Xie et al. (2022) Algorithm 1 (arXiv v1-v3 convention: beta weighs
     the new term), initialised m_0 = g_0, v_0 = 0, v_1 = g_1 - g_0,
-    n_0 = g_0^2; proximal weight decay 1 / (1 + lambda eta); no restart.
+    n_0 = g_0^2; eta_k = eta / sqrt(n_k + eps) (or eps after the root);
+    proximal weight decay 1 / (1 + lambda eta); no restart.
     Paper index k = self.t - 1."""
 
     handles_weight_decay = True
 
     def setup(self, beta_1=0.02, beta_2=0.08, beta_3=0.01, epsilon=1e-8,
-              weight_decay=0.0):
+              epsilon_mode="paper", weight_decay=0.0):
         self.b1, self.b2, self.b3 = beta_1, beta_2, beta_3
         self.eps, self.lam = epsilon, weight_decay
+        self.eps_under_root = epsilon_mode == "paper"
         self.m = self.zeros()
         self.v = self.zeros()
         self.n = self.zeros()
@@ -342,7 +344,10 @@ class AdanRef(Reference):
                 self.v[i] = (1 - b2) * self.v[i] + b2 * diff
             self.n[i] = (1 - b3) * self.n[i] + b3 * (g + (1 - b2) * diff) ** 2
         self.previous[i] = g
-        eta_k = lr / (np.sqrt(self.n[i]) + self.eps)
+        if self.eps_under_root:  # eta_k = eta / sqrt(n_k + eps), Algorithm 1
+            eta_k = lr / np.sqrt(self.n[i] + self.eps)
+        else:  # the authors' code: eps after the root
+            eta_k = lr / (np.sqrt(self.n[i]) + self.eps)
         theta = self.params[i] - eta_k * (self.m[i] + (1 - b2) * self.v[i])
         return theta / (1 + self.lam * lr)
 

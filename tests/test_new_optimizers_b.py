@@ -25,6 +25,7 @@ BAD_HYPERPARAMETERS = [
     ("adan", {"beta_2": 1.5}, ValueError, "beta_2=1.5"),
     ("adan", {"beta_3": -0.1}, ValueError, "beta_3=-0.1"),
     ("adan", {"epsilon": 0.0}, ValueError, "epsilon=0.0"),
+    ("adan", {"epsilon_mode": "inside"}, ValueError, "epsilon_mode='inside'"),
     ("adan", {"weight_decay": -1.0}, ValueError, "weight_decay=-1.0"),
     ("adabound", {"final_lr": -0.1}, ValueError, "final_lr=-0.1"),
     ("adabound", {"gamma": 0.0}, ValueError, "gamma=0.0"),
@@ -110,36 +111,49 @@ def test_model_fit_equals_eager_apply(name):
 # --- Adan --------------------------------------------------------------------
 
 
-def test_adan_first_step_is_sign_like_with_proximal_decay():
+def _adan_denominator(n, eps, epsilon_mode):
+    if epsilon_mode == "paper":
+        return np.sqrt(n + eps)
+    return np.sqrt(n) + eps
+
+
+@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+def test_adan_first_step_is_sign_like_with_proximal_decay(epsilon_mode):
     """m_0 = g_0, v_0 = 0, n_0 = g_0^2: the first step is
-    theta_1 = (theta_0 - lr g / (|g| + eps)) / (1 + lambda lr)."""
+    theta_1 = (theta_0 - lr g / denominator(g^2)) / (1 + lambda lr)."""
     theta0 = np.array([1.0, -2.0, 3.0])
     g = np.array([0.5, -4.0, 0.0])
-    lr, lam, eps = 0.1, 0.2, 1e-8
+    lr, lam, eps = 0.1, 0.2, 1e-4
     optimizer = optimizers.get("adan", learning_rate=lr, weight_decay=lam,
-                               epsilon=eps)
+                               epsilon=eps, epsilon_mode=epsilon_mode)
     (variable,) = helpers.make_variables([theta0])
     optimizer.apply([g], [variable])
-    lr, lam = helpers.as_float32(lr), helpers.as_float32(lam)
-    expected = (theta0 - lr * g / (np.abs(g) + eps)) / (1 + lam * lr)
-    np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-12)
+    lr, lam, eps = (helpers.as_float32(x) for x in (lr, lam, eps))
+    expected = (theta0 - lr * g / _adan_denominator(g * g, eps, epsilon_mode)
+                ) / (1 + lam * lr)
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=helpers.RTOL64,
+                               atol=helpers.ATOL64)
 
 
-def test_adan_second_step_uses_raw_gradient_difference():
+@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+def test_adan_second_step_uses_raw_gradient_difference(epsilon_mode):
     """v_1 = g_1 - g_0 (not beta_2 times it), n_1 from n_0 = g_0^2."""
-    b1, b2, b3, lr = 0.02, 0.08, 0.01, 0.01
+    b1, b2, b3, lr, eps = 0.02, 0.08, 0.01, 0.01, 1e-4
     g0, g1 = np.array([1.0, -1.0]), np.array([3.0, 0.5])
-    optimizer = optimizers.get("adan", learning_rate=lr)
+    optimizer = optimizers.get("adan", learning_rate=lr, epsilon=eps,
+                               epsilon_mode=epsilon_mode)
     (variable,) = helpers.make_variables([np.zeros(2)])
     optimizer.apply([g0], [variable])
     after_first = variable.numpy().copy()
     optimizer.apply([g1], [variable])
-    lr = helpers.as_float32(lr)
+    lr, eps = helpers.as_float32(lr), helpers.as_float32(eps)
     m1 = (1 - b1) * g0 + b1 * g1
     v1 = g1 - g0
     n1 = (1 - b3) * g0**2 + b3 * (g1 + (1 - b2) * (g1 - g0)) ** 2
-    expected = after_first - lr * (m1 + (1 - b2) * v1) / (np.sqrt(n1) + 1e-8)
-    np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-12)
+    expected = after_first - lr * (m1 + (1 - b2) * v1) / _adan_denominator(
+        n1, eps, epsilon_mode)
+    np.testing.assert_allclose(variable.numpy(), expected, rtol=helpers.RTOL64,
+                               atol=helpers.ATOL64)
 
 
 # --- AdaBound ----------------------------------------------------------------

@@ -193,7 +193,7 @@ RANGES = {
                  "amsbound": Bool()},
     "adan": {"learning_rate": LEARNING_RATE, "beta_1": Real(0.0, 1.0, "(]"),
              "beta_2": Real(0.0, 1.0, "(]"), "beta_3": Real(0.0, 1.0, "(]"),
-             "epsilon": EPSILON,
+             "epsilon": EPSILON, "epsilon_mode": Choice(("paper", "outside")),
              "weight_decay": Real(0.0, None, draw_high=0.5, optional=True)},
     "lars": {"learning_rate": LEARNING_RATE,
              "momentum": Real(0.0, 1.0, "[)"),

@@ -33,16 +33,23 @@ class Adan(OptlabOptimizer):
         v_k      = (1 - beta_2) * v_{k-1} + beta_2 * (g_k - g_{k-1})    (k >= 2)
         n_k      = (1 - beta_3) * n_{k-1}
                    + beta_3 * [g_k + (1 - beta_2) * (g_k - g_{k-1})]^2  (k >= 1)
-        eta_k    = eta / (sqrt(n_k) + epsilon)
+        eta_k    = eta / sqrt(n_k + epsilon)       (epsilon_mode "paper")
+        eta_k    = eta / (sqrt(n_k) + epsilon)     (epsilon_mode "outside")
         theta_{k+1} = [theta_k - eta_k * (m_k + (1 - beta_2) * v_k)]
                       / (1 + lambda * eta)
     ```
 
     The first step has no previous gradient: it uses the paper's
     initialisation m_0 = g_0, v_0 = 0, n_0 = g_0^2 (so the first step is
-    eta * g_0 / (|g_0| + epsilon), sign-like), and the second step sets v_1
-    to the first gradient difference g_1 - g_0 itself. No bias correction
-    is needed, since no moment starts at zero.
+    eta * g_0 / sqrt(g_0^2 + epsilon), sign-like), and the second step sets
+    v_1 to the first gradient difference g_1 - g_0 itself. No bias
+    correction is needed, since no moment starts at zero.
+
+    Epsilon: Algorithm 1 puts it under the square root (`epsilon_mode=
+    "paper"`, the default), which bounds the step by eta / sqrt(epsilon)
+    times the moments where n is tiny. The authors' released code adds it
+    after the root, as Adam does (`epsilon_mode="outside"`); choose that
+    when porting a setting tuned with that code.
 
     Beta convention: Algorithm 1 of the 2022 arXiv paper weights the NEW
     term by beta, m_k = (1 - beta_1) m_{k-1} + beta_1 g_k, with
@@ -66,6 +73,9 @@ class Adan(OptlabOptimizer):
             Defaults to 0.08.
         beta_3: weight of the new square in n_k, in (0, 1]. Defaults to 0.01.
         epsilon: in (0, 1]. Defaults to 1e-8.
+        epsilon_mode: `"paper"` (under the root, Algorithm 1) or
+            `"outside"` (after the root, the authors' code). Defaults to
+            `"paper"`.
         weight_decay: lambda, >= 0, or None for none. Defaults to None.
         name: the optimizer's name.
         **kwargs: the other options of `keras.optimizers.Optimizer`.
@@ -79,7 +89,7 @@ class Adan(OptlabOptimizer):
         arXiv:2208.06677, 2022 (IEEE TPAMI 2024).
     """
 
-    _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon")
+    _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon", "epsilon_mode")
     _update_step_applies_weight_decay = True
 
     def __init__(
@@ -89,6 +99,7 @@ class Adan(OptlabOptimizer):
         beta_2=0.08,
         beta_3=0.01,
         epsilon=1e-8,
+        epsilon_mode="paper",
         weight_decay=None,
         name=None,
         **kwargs,
@@ -97,6 +108,9 @@ class Adan(OptlabOptimizer):
         beta_2 = validation.check_range("beta_2", beta_2, 0.0, 1.0, "(]")
         beta_3 = validation.check_range("beta_3", beta_3, 0.0, 1.0, "(]")
         epsilon = validation.check_epsilon(epsilon)
+        epsilon_mode = validation.check_choice(
+            "epsilon_mode", epsilon_mode, ("paper", "outside")
+        )
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -107,6 +121,7 @@ class Adan(OptlabOptimizer):
         self.beta_2 = beta_2
         self.beta_3 = beta_3
         self.epsilon = epsilon
+        self.epsilon_mode = epsilon_mode
 
     def build(self, var_list):
         if self.built:
@@ -162,9 +177,13 @@ class Adan(OptlabOptimizer):
             )
         self.assign(previous, gradient)
 
+        if self.epsilon_mode == "paper":
+            denominator = ops.sqrt(ops.add(n, self.epsilon))
+        else:
+            denominator = ops.add(ops.sqrt(n), self.epsilon)
         step = ops.divide(
             ops.multiply(ops.add(m, ops.multiply(v, 1.0 - self.beta_2)), lr),
-            ops.add(ops.sqrt(n), self.epsilon),
+            denominator,
         )
         self.assign_sub(variable, step)
         weight_decay = self.weight_decay_for(variable, dtype)
