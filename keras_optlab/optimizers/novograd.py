@@ -38,8 +38,8 @@ class NovoGrad(OptlabOptimizer):
     whose first gradient is zero gets a zero step rather than 0 / 0.
     Epsilon is added after the root, as in TensorFlow Addons' NovoGrad that
     users migrate from; NVIDIA's Clara Train documentation writes
-    sqrt(v_t + epsilon). With the default 1e-7 the two differ only for
-    layers whose gradient norm is below about 1e-3.
+    sqrt(v_t + epsilon). With the default 1e-7 the two denominators differ
+    by more than 5% only where a layer's gradient norm is below about 1e-3.
 
     `weight_decay` is d: it enters the momentum, as in the paper, instead
     of Keras' decoupled decay (which this class does not apply on top).
