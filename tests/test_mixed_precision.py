@@ -41,14 +41,23 @@ def _fit(row, loss_scaled=False):
     return model
 
 
+def _under_policy(policy, function):
+    # Restores the policy that was set before (on JAX and torch the tests
+    # run with floatx float64, whose default policy is float64).
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        return function()
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
 @pytest.mark.parametrize("row", ROWS)
 def test_mixed_float16_with_loss_scaling(row):
-    plain = models.weights_of(_fit(row))
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        model = _fit(row, loss_scaled=True)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
+    # Both runs start from the same float32 weights: the reference is the
+    # float32 run whatever floatx is.
+    plain = models.weights_of(_under_policy("float32", lambda: _fit(row)))
+    model = _under_policy("mixed_float16", lambda: _fit(row, loss_scaled=True))
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert int(model.optimizer.inner_optimizer.iterations.numpy()) == 8
     assert type(model.optimizer.inner_optimizer).__module__.startswith(
