@@ -434,11 +434,17 @@ def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
         "bound_ms": bound_ms,
         "candidates": {},
     }
+    # What fused="auto" (the default) runs at these sizes: the compiled
+    # update, or the plain path for rules that opt out (`_fused_by_auto`).
+    default_path = "fused" if reference._fused_by_auto else "plain"
+    result["default_path"] = default_path
     for candidate in candidates:
         stats = _stats(candidate.times)
         stats["first_call_s"] = first_call[candidate.label]
         stats["fraction_of_bound"] = bound_ms / stats["median_ms"]
         result["candidates"][candidate.label] = stats
+    result["default_fraction_of_bound"] = (
+        result["candidates"][default_path]["fraction_of_bound"])
     del candidates, variables, gradients, copy
     gc.collect()
     return result
@@ -607,8 +613,10 @@ def to_markdown(report):
         "variable; `plain`: ours, fused=False; `keras`: "
         "Keras' built-in with the same math; `+xla`: the step function "
         "compiled. B/param: bytes a step must move per parameter; "
-        "bound: that traffic at the copy bandwidth; x keras: keras time / "
-        "fused time.",
+        "bound: that traffic at the copy bandwidth (extra reads of LARS, "
+        "NovoGrad and Prodigy included, see bench.EXTRA_READS); auto: "
+        "what the default fused=\"auto\" runs (plain for LARS and "
+        "NovoGrad); x keras: keras time / fused time.",
         "",
     ]
     for size in sorted({r["params"] for r in report["steps"]}):
@@ -619,9 +627,11 @@ def to_markdown(report):
             "| optimizer | B/param | state B/param | copy GB/s | bound ms | "
             "fused | "
             "per-variable | plain | keras | x keras | fused / bound | "
+            "auto / bound | "
             "fused+xla | keras+xla | xla ratio | first call s: fused, "
             "per-variable, plain |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "---|",
         ]
         for r in rows:
             c = r["candidates"]
@@ -638,6 +648,8 @@ def to_markdown(report):
                 f"{_ms(c['plain'])} | {_ms(c.get('keras'))} | "
                 f"{_ratio(c['fused'], c.get('keras'))} | "
                 f"{c['fused']['fraction_of_bound']:.2f} | "
+                f"{r['default_fraction_of_bound']:.2f}"
+                f"{' (plain)' if r['default_path'] == 'plain' else ''} | "
                 f"{_ms(c['fused+xla'])} | {_ms(keras_xla)} | {xla_ratio} | "
                 f"{c['fused']['first_call_s']:.1f}, "
                 f"{c['per-variable']['first_call_s']:.1f}, "

@@ -279,6 +279,10 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     assert set(adam["candidates"]) == {
         "fused", "per-variable", "plain", "keras", "fused+xla", "keras+xla"}
     assert "keras" not in lars["candidates"]  # Keras has no LARS
+    # fused="auto" leaves LARS on the plain path.
+    assert lars["default_path"] == "plain"
+    assert lars["default_fraction_of_bound"] == (
+        lars["candidates"]["plain"]["fraction_of_bound"])
     for stats in adam["candidates"].values():
         assert stats["n"] == report["repeats"]
         assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
@@ -314,6 +318,7 @@ def test_bench_step_memory():
             "optimizer": "adam", "params": 40_000, "variables": 2,
             "bytes_moved_per_param": 28, "state_bytes_per_param": 8.0,
             "copy_gb_s": 1.0, "bound_ms": 1.0, "memory_method": "vmhwm",
+            "default_path": "fused", "default_fraction_of_bound": 1.0,
             "candidates": {label: dict(
                 {"median_ms": 1.0, "p10_ms": 1.0, "p90_ms": 1.0,
                  "first_call_s": 1.0, "fraction_of_bound": 1.0},
