@@ -3,11 +3,13 @@
     KERAS_BACKEND=torch python benchmarks/torch_steps.py [--size N] [--repeats R]
 
 One `optimizer.apply(grads, variables)` (eager, as `model.fit` runs it on
-torch) for each optimizer that Keras also has with the same math, ours and
-Keras' alternating each repeat; medians and p10/p90 in ms. The `fused`
-argument has no effect on torch: ours run Keras' generic per-variable loop,
-while Keras' own Adam, AdamW, SGD, RMSprop, Adagrad, Adadelta, Adamax and
-Nadam have `torch._foreach` implementations.
+torch) for each optimizer that Keras also has with the same math: ours
+eager (`fused="auto"`, Keras' generic per-variable loop), ours compiled
+(`fused=True`: that loop through `torch.compile`, see
+keras_optlab/optimizers/torch_compiled.py) and Keras' own (Adam, AdamW,
+SGD, RMSprop, Adagrad, Adadelta, Adamax and Nadam have `torch._foreach`
+implementations), alternating each repeat; medians and p10/p90 in ms, and
+the first call of the compiled one (compilation) in s.
 """
 
 import argparse
@@ -43,18 +45,23 @@ def main(argv=None):
     print(f"torch {torch.__version__}, Keras {keras.__version__}, "
           f"{torch.get_num_threads()} threads, {args.size:,} parameters in "
           f"{len(shapes)} variables, median (p10-p90) ms of {args.repeats}")
-    print("| optimizer | ours | keras | ours / keras |")
-    print("|---|---|---|---|")
+    print("| optimizer | ours | ours compiled | keras | ours / keras | "
+          "compiled / keras | compile s |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.optimizers.split(","):
         setting = bench.SETTINGS.get(name, {"learning_rate": 1e-3})
         ours = keras_optlab.optimizers.get(name, **setting)
         builtin = bench._keras_builtin(name, ours.get_config())
+        compiled = keras_optlab.optimizers.get(name, fused=True, **setting)
         variables = [keras.Variable(rng.normal(size=s).astype("float32"))
                      for s in shapes]
         grads = [keras.ops.convert_to_tensor(
             rng.normal(size=s).astype("float32")) for s in shapes]
-        times = {"ours": [], "keras": []}
-        pairs = (("ours", ours), ("keras", builtin))
+        start = time.perf_counter()
+        compiled.apply(grads, variables)
+        compile_s = time.perf_counter() - start
+        times = {"ours": [], "compiled": [], "keras": []}
+        pairs = (("ours", ours), ("compiled", compiled), ("keras", builtin))
         for repeat in range(args.repeats + 2):
             for label, optimizer in pairs:
                 start = time.perf_counter()
@@ -62,14 +69,17 @@ def main(argv=None):
                 if repeat >= 2:
                     times[label].append(time.perf_counter() - start)
         cells = []
-        for label in ("ours", "keras"):
+        for label in ("ours", "compiled", "keras"):
             values = np.array(times[label]) * 1e3
             cells.append(f"{np.median(values):.1f} "
                          f"({np.percentile(values, 10):.1f}-"
                          f"{np.percentile(values, 90):.1f})")
-        ratio = (statistics.median(times["ours"])
-                 / statistics.median(times["keras"]))
-        print(f"| {name} | {cells[0]} | {cells[1]} | {ratio:.2f} |")
+        keras_median = statistics.median(times["keras"])
+        ratio = statistics.median(times["ours"]) / keras_median
+        compiled_ratio = statistics.median(times["compiled"]) / keras_median
+        print(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | "
+              f"{ratio:.2f} | {compiled_ratio:.2f} | {compile_s:.1f} |",
+              flush=True)
         del variables, grads
 
 

@@ -20,10 +20,12 @@ separately.
 
 The memory-bandwidth bound: a step must read the parameter, the gradient
 and each per-element state slot once and write the parameter and each slot
-once, `itemsize * (3 + 2 * slots)` bytes per parameter (Adam, 2 slots: 28
-bytes), slots counted from the optimizer's own variables. Reductions over a
-variable (LARS' norms, NovoGrad's per-layer moment, Prodigy's sums) need
-more passes than this; the bound does not count them. The bandwidth is
+once, `itemsize * (3 + 2 * slots + extra reads)` bytes per parameter
+(Adam, 2 slots: 28 bytes), slots counted from the optimizer's own
+variables. The extra reads are the passes that reductions over a whole
+variable need by the rule's math (LARS' norms, NovoGrad's layer-wise
+moment, Prodigy's sum of |s|), declared with their reasons in
+`EXTRA_READS`. The bandwidth is
 measured in the same rotation as the candidates: a float32 copy of as many
 elements as the model has parameters, by TensorFlow (`dst.assign(-src)`,
 one read and one write of each element), timed between the candidates of
@@ -57,6 +59,25 @@ SETTINGS = {
     "nesterov": {"learning_rate": 1e-3, "momentum": 0.9},
     "nadam": {"learning_rate": 1e-3, "momentum_decay": 1.0},
 }
+
+
+# The traffic model: a step reads the parameter, the gradient and each
+# per-element state slot and writes the parameter and each slot, once each,
+# `3 + 2 * slots` elements per parameter. Rules whose update needs a value
+# that depends on a whole variable before (or after) the element-wise update
+# must read some tensors once more; these extra reads per parameter (at the
+# benchmark's settings, SETTINGS) and the reason, by the update rule's math:
+EXTRA_READS = {
+    "lars": (2, "the trust ratio needs ||w|| and ||g|| before any element "
+                "can be updated: one pass reads w and g"),
+    "novograd": (1, "the layer-wise second moment needs ||g||^2 before any "
+                    "element can be updated: one pass reads g"),
+    "prodigy": (1, "d_{k+1} needs sum |s| over every variable after all "
+                   "updates (the inner product <g, x0 - x> can share the "
+                   "update's pass): one pass reads s"),
+}
+# Adan's previous gradient and Prodigy's x0 are per-element slots, counted
+# (read and written) by the slot rule; RAdam's rectification is a scalar.
 
 
 def _keras_builtin(name, config):
@@ -167,6 +188,10 @@ def _shapes(total, count=VARIABLES):
     return [(rows, COLUMNS)] * count
 
 
+def _params(size, variables=VARIABLES):
+    return sum(int(np.prod(s)) for s in _shapes(size, variables))
+
+
 def _read_status(field):
     with open("/proc/self/status") as handle:
         for line in handle:
@@ -175,20 +200,120 @@ def _read_status(field):
     return None
 
 
-def _step_peak_bytes(step, gradients):
-    """Bytes of resident memory a step adds at its peak (Linux: reset the
-    high-water mark through /proc/self/clear_refs, read VmHWM after)."""
+# Environment of the memory child process. TensorFlow's CPU allocator
+# (oneDNN's, a BFC pool) keeps every buffer it ever allocated, and glibc's
+# malloc raises its mmap threshold after the first large free and then
+# reuses freed heap: either way a step's temporaries reuse memory resident
+# since the warm-up, and the resident set cannot show them. With oneDNN's
+# allocator off and a fixed mmap threshold, every buffer of 16 KiB or more
+# is mapped on allocation and unmapped on free, so the high-water mark of
+# the resident set sees each step's peak.
+MEMORY_ENV = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "MALLOC_MMAP_THRESHOLD_": str(16 * 1024),
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "KERAS_BACKEND": "tensorflow",
+}
+MEMORY_LABELS = ("fused", "plain", "keras")
+
+
+def _reset_peak(device):
+    import tensorflow as tf
+
+    if device is not None:
+        tf.config.experimental.reset_memory_stats(device)
+        return tf.config.experimental.get_memory_info(device)["current"]
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # resets VmHWM to the current VmRSS
+    return _read_status("VmRSS")
+
+
+def _read_peak(device):
+    import tensorflow as tf
+
+    if device is not None:
+        return tf.config.experimental.get_memory_info(device)["peak"]
+    return _read_status("VmHWM")
+
+
+def step_memory_child(names, size, variables, steps=2):
+    """Run in the memory child process: for each optimizer and candidate,
+    the bytes a step holds at its peak beyond what was held before it."""
+    import keras
+    import tensorflow as tf
+
+    import keras_optlab
+
+    tf.get_logger().setLevel("ERROR")
+    gpus = tf.config.list_logical_devices("GPU")
+    device = "GPU:0" if gpus else None
+    shapes = _shapes(size, variables)
+    params = sum(int(np.prod(s)) for s in shapes)
+    results = {}
+    for name in names:
+        rng = np.random.default_rng(0)
+        weights = [keras.Variable(rng.normal(size=s).astype("float32") * 0.1)
+                   for s in shapes]
+        gradients = [tf.constant(rng.normal(size=s).astype("float32"))
+                     for s in shapes]
+        setting = SETTINGS.get(name, {"learning_rate": 1e-3})
+        config = keras_optlab.optimizers.get(name, **setting).get_config()
+        results[name] = {}
+        for label in MEMORY_LABELS:
+            if label == "keras":
+                optimizer = _keras_builtin(name, config)
+                if optimizer is None:
+                    continue
+            else:
+                optimizer = keras_optlab.optimizers.get(
+                    name, fused=label == "fused", **setting)
+            step = _Candidate(label, optimizer, weights, False).step
+            step(gradients)  # trace, compile, build the state
+            before = _reset_peak(device)
+            for _ in range(steps):
+                step(gradients)
+            extra = max(0, _read_peak(device) - before)
+            state = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize
+                        for v in optimizer.variables)
+            held = params * 8 + state  # float32 params and gradients
+            results[name][label] = {
+                "step_peak_extra_bytes": extra,
+                "held_bytes": held,
+                "step_peak_extra_fraction": extra / held,
+            }
+            del step, optimizer
+            gc.collect()
+        del weights, gradients
+        gc.collect()
+    return {"method": "gpu_peak" if device else "vmhwm", "results": results}
+
+
+def step_memory(names, size, variables=VARIABLES, timeout=1800):
+    """Peak memory of one step per optimizer and candidate, measured in a
+    fresh process (see MEMORY_ENV); None where it cannot be measured (not
+    Linux, or the child failed)."""
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, **MEMORY_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    code = ("import json, sys; from keras_optlab import bench; "
+            "print(json.dumps(bench.step_memory_child(*json.loads("
+            "sys.argv[1]))))")
+    arguments = json.dumps([list(names), size, variables])
     try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
+        done = subprocess.run([sys.executable, "-c", code, arguments],
+                              env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
         return None
-    before = _read_status("VmRSS")
-    step(gradients)
-    peak = _read_status("VmHWM")
-    if before is None or peak is None:
+    if done.returncode != 0:
         return None
-    return max(0, peak - before)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 class _Candidate:
@@ -259,8 +384,7 @@ def _copy_step(elements):
     return copy
 
 
-def time_optimizer(name, size, repeats, warmup, measure_memory=False,
-                   variables=VARIABLES):
+def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
     """Times every candidate for `name` at `size` parameters."""
     import keras
     import tensorflow as tf
@@ -295,31 +419,32 @@ def time_optimizer(name, size, repeats, warmup, measure_memory=False,
     bandwidth_gb_s = 8 * params / statistics.median(copy_times) / 1e9
     reference = candidates[0].optimizer
     slots, state_bytes = _slots_per_parameter(reference, variables)
-    bytes_per_param = 4 * (3 + 2 * slots)
+    extra_reads = EXTRA_READS.get(name, (0, ""))[0]
+    bytes_per_param = 4 * (3 + 2 * slots + extra_reads)
     bound_ms = bytes_per_param * params / (bandwidth_gb_s * 1e9) * 1e3
     result = {
         "optimizer": name,
         "params": params,
         "variables": len(shapes),
         "slots_per_param": slots,
+        "extra_reads_per_param": extra_reads,
         "bytes_moved_per_param": bytes_per_param,
         "state_bytes_per_param": state_bytes,
         "copy_gb_s": bandwidth_gb_s,
         "bound_ms": bound_ms,
         "candidates": {},
     }
+    # What fused="auto" (the default) runs at these sizes: the compiled
+    # update, or the plain path for rules that opt out (`_fused_by_auto`).
+    default_path = "fused" if reference._fused_by_auto else "plain"
+    result["default_path"] = default_path
     for candidate in candidates:
         stats = _stats(candidate.times)
         stats["first_call_s"] = first_call[candidate.label]
         stats["fraction_of_bound"] = bound_ms / stats["median_ms"]
-        if measure_memory:
-            peak = _step_peak_bytes(candidate.step, gradients)
-            if peak is not None:
-                stats["step_peak_extra_bytes"] = peak
-                # params + grads + state, the memory a step must hold.
-                held = params * (4 + 4 + state_bytes)
-                stats["step_peak_extra_fraction"] = peak / held
         result["candidates"][candidate.label] = stats
+    result["default_fraction_of_bound"] = (
+        result["candidates"][default_path]["fraction_of_bound"])
     del candidates, variables, gradients, copy
     gc.collect()
     return result
@@ -381,7 +506,7 @@ def time_fit(epochs=6, vocabulary=300_000, width=64, samples=2048,
 
 
 def run_benchmark(quick=False, sizes=None, optimizers=None, repeats=None,
-                  warmup=None, fit=True, progress=print):
+                  warmup=None, fit=True, memory=True, progress=print):
     """The whole benchmark as a dict (see the module docstring)."""
     import tensorflow as tf
 
@@ -400,14 +525,14 @@ def run_benchmark(quick=False, sizes=None, optimizers=None, repeats=None,
     progress(f"copy bandwidth: TF {bandwidth['tensorflow_gb_s']:.1f} GB/s, "
              f"NumPy {bandwidth['numpy_gb_s']:.1f} GB/s")
     results = []
+    variables = QUICK_VARIABLES if quick else VARIABLES
+    # Peak memory at one size (the second, where there are several): the
+    # child process runs every optimizer's candidates once more.
+    memory_size = sizes[min(1, len(sizes) - 1)] if memory else None
     for size in sizes:
-        # Peak memory at the middle size only: it needs quiet repeats.
-        measure_memory = size == sizes[min(1, len(sizes) - 1)]
         for name in names:
             start = time.perf_counter()
-            result = time_optimizer(
-                name, size, repeats, warmup, measure_memory,
-                QUICK_VARIABLES if quick else VARIABLES)
+            result = time_optimizer(name, size, repeats, warmup, variables)
             results.append(result)
             c = result["candidates"]
             keras_ms = c.get("keras", {}).get("median_ms")
@@ -416,6 +541,20 @@ def run_benchmark(quick=False, sizes=None, optimizers=None, repeats=None,
                      f"{c['plain']['median_ms']:8.2f} ms  keras "
                      f"{keras_ms if keras_ms is None else round(keras_ms, 2)}"
                      f"  ({time.perf_counter() - start:.0f} s)")
+        if size == memory_size:
+            start = time.perf_counter()
+            measured = step_memory(names, size, variables)
+            if measured is None:
+                progress("peak memory: not measurable here")
+            for result in results:
+                if measured is None or result["params"] != _params(
+                        size, variables):
+                    continue
+                result["memory_method"] = measured["method"]
+                for label, stats in measured["results"][
+                        result["optimizer"]].items():
+                    result["candidates"][label].update(stats)
+            progress(f"peak memory: {time.perf_counter() - start:.0f} s")
     report = {
         "machine": machine(),
         "quick": quick,
@@ -445,6 +584,14 @@ def _ratio(a, b):
     return f"{b['median_ms'] / a['median_ms']:.2f}"
 
 
+_MEMORY_METHODS = {
+    "vmhwm": "Linux resident-set high-water mark in a fresh process, "
+             "oneDNN's pooling allocator off and every buffer of 16 KiB "
+             "or more mapped on allocation, unmapped on free",
+    "gpu_peak": "TensorFlow's GPU allocator peak",
+}
+
+
 def to_markdown(report):
     """Markdown tables of a `run_benchmark` report."""
     m = report["machine"]
@@ -466,8 +613,10 @@ def to_markdown(report):
         "variable; `plain`: ours, fused=False; `keras`: "
         "Keras' built-in with the same math; `+xla`: the step function "
         "compiled. B/param: bytes a step must move per parameter; "
-        "bound: that traffic at the copy bandwidth; x keras: keras time / "
-        "fused time.",
+        "bound: that traffic at the copy bandwidth (extra reads of LARS, "
+        "NovoGrad and Prodigy included, see bench.EXTRA_READS); auto: "
+        "what the default fused=\"auto\" runs (plain for LARS and "
+        "NovoGrad); x keras: keras time / fused time.",
         "",
     ]
     for size in sorted({r["params"] for r in report["steps"]}):
@@ -478,9 +627,11 @@ def to_markdown(report):
             "| optimizer | B/param | state B/param | copy GB/s | bound ms | "
             "fused | "
             "per-variable | plain | keras | x keras | fused / bound | "
+            "auto / bound | "
             "fused+xla | keras+xla | xla ratio | first call s: fused, "
             "per-variable, plain |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "---|",
         ]
         for r in rows:
             c = r["candidates"]
@@ -497,6 +648,8 @@ def to_markdown(report):
                 f"{_ms(c['plain'])} | {_ms(c.get('keras'))} | "
                 f"{_ratio(c['fused'], c.get('keras'))} | "
                 f"{c['fused']['fraction_of_bound']:.2f} | "
+                f"{r['default_fraction_of_bound']:.2f}"
+                f"{' (plain)' if r['default_path'] == 'plain' else ''} | "
                 f"{_ms(c['fused+xla'])} | {_ms(keras_xla)} | {xla_ratio} | "
                 f"{c['fused']['first_call_s']:.1f}, "
                 f"{c['per-variable']['first_call_s']:.1f}, "
@@ -506,8 +659,10 @@ def to_markdown(report):
                  if "step_peak_extra_fraction" in r["candidates"]["fused"]]
         if peaks:
             lines += [
-                "Peak resident memory a step adds (VmHWM - VmRSS), as a "
-                "fraction of params + grads + state:",
+                "Peak memory of a step beyond what the process held "
+                "before it, as a fraction of params + grads + state "
+                f"({_MEMORY_METHODS[rows[0].get('memory_method', 'vmhwm')]}"
+                "):",
                 "",
                 "| optimizer | fused | plain | keras |",
                 "|---|---|---|---|",
@@ -516,8 +671,9 @@ def to_markdown(report):
                 c = r["candidates"]
                 cells = [
                     "-" if "step_peak_extra_fraction" not in c.get(k, {})
-                    else f"{c[k]['step_peak_extra_fraction']:.2f}"
-                    for k in ("fused", "plain", "keras")]
+                    else f"{c[k]['step_peak_extra_fraction']:.2f} "
+                    f"({c[k]['step_peak_extra_bytes'] / 1e6:.1f} MB)"
+                    for k in MEMORY_LABELS]
                 lines.append(f"| {r['optimizer']} | " + " | ".join(cells)
                              + " |")
             lines.append("")

@@ -30,7 +30,7 @@ PORTABLE = [
 # compiles at every call (25 s a test).
 EXTRA = {
     "jax": [],
-    "torch": [],
+    "torch": ["tests/test_torch_fused.py"],
 }
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

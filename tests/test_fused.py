@@ -260,8 +260,11 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     from keras_optlab import cli
 
     json_path, md_path = tmp_path / "bench.json", tmp_path / "bench.md"
+    # --no-memory: the memory child process (a fresh TensorFlow) would
+    # double the test's time; test_bench_step_memory covers its output.
     status = cli.main(["bench", "--quick", "--optimizers", "adam,lars",
-                       "--json", str(json_path), "--markdown", str(md_path)])
+                       "--no-memory", "--json", str(json_path),
+                       "--markdown", str(md_path)])
     assert status == 0
     report = json.loads(json_path.read_text())
     assert report["quick"] and report["bandwidth"]["numpy_gb_s"] > 0
@@ -270,9 +273,16 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     # Adam reads param, grad, m, v and writes param, m, v: 7 float32.
     assert adam["slots_per_param"] == 2
     assert adam["bytes_moved_per_param"] == 28
+    # LARS' norms read w and g once more (bench.EXTRA_READS).
+    assert lars["extra_reads_per_param"] == 2
+    assert lars["bytes_moved_per_param"] == 4 * (3 + 2 + 2)
     assert set(adam["candidates"]) == {
         "fused", "per-variable", "plain", "keras", "fused+xla", "keras+xla"}
     assert "keras" not in lars["candidates"]  # Keras has no LARS
+    # fused="auto" leaves LARS on the plain path.
+    assert lars["default_path"] == "plain"
+    assert lars["default_fraction_of_bound"] == (
+        lars["candidates"]["plain"]["fraction_of_bound"])
     for stats in adam["candidates"].values():
         assert stats["n"] == report["repeats"]
         assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
@@ -282,6 +292,45 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     assert adam["copy_gb_s"] > 0 and adam["bound_ms"] > 0
     assert "| adam | 28 | 8.0 |" in markdown
     assert "Keras Adam / ours:" in markdown
+
+
+def test_bench_step_memory():
+    """The peak-memory measurement, run here in-process (the harness runs
+    it in a child process with a malloc that unmaps freed buffers), and its
+    Markdown table."""
+    from keras_optlab import bench
+
+    measured = bench.step_memory_child(["adam"], 40_000, 2, steps=1)
+    assert measured["method"] in ("vmhwm", "gpu_peak")
+    adam = measured["results"]["adam"]
+    assert set(adam) == set(bench.MEMORY_LABELS)
+    for stats in adam.values():
+        # float32 params and grads, Adam's two slots, and the scalars
+        # (`iterations`, the learning rate).
+        assert 40_000 * 16 < stats["held_bytes"] < 40_000 * 16 + 64
+        assert stats["step_peak_extra_bytes"] >= 0
+        assert stats["step_peak_extra_fraction"] == (
+            stats["step_peak_extra_bytes"] / stats["held_bytes"])
+    report = {
+        "machine": bench.machine(), "repeats": 1, "warmup": 1,
+        "bandwidth": {"tensorflow_gb_s": 1.0, "numpy_gb_s": 1.0},
+        "steps": [{
+            "optimizer": "adam", "params": 40_000, "variables": 2,
+            "bytes_moved_per_param": 28, "state_bytes_per_param": 8.0,
+            "copy_gb_s": 1.0, "bound_ms": 1.0, "memory_method": "vmhwm",
+            "default_path": "fused", "default_fraction_of_bound": 1.0,
+            "candidates": {label: dict(
+                {"median_ms": 1.0, "p10_ms": 1.0, "p90_ms": 1.0,
+                 "first_call_s": 1.0, "fraction_of_bound": 1.0},
+                **adam.get(label, {})) for label in (
+                    "fused", "per-variable", "plain", "keras", "fused+xla",
+                    "keras+xla")},
+        }],
+    }
+    fused = adam["fused"]
+    assert (f"| adam | {fused['step_peak_extra_fraction']:.2f} "
+            f"({fused['step_peak_extra_bytes'] / 1e6:.1f} MB) |"
+            in bench.to_markdown(report))
 
 
 def test_bench_rejects_unknown_optimizer(capsys):

@@ -22,6 +22,9 @@ def add_arguments(parser):
                              "quick: 3)")
     parser.add_argument("--no-fit", action="store_true",
                         help="leave out the model.fit comparison")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="leave out the peak-memory measurement (a "
+                             "child process)")
     parser.add_argument("--json", default="bench.json",
                         help="JSON output (default: %(default)s)")
     parser.add_argument("--markdown", default="bench.md",
@@ -52,7 +55,8 @@ def run(args):
         raise UsageError(f"--repeats must be >= 1; got {args.repeats}")
     report = bench.run_benchmark(quick=args.quick, sizes=sizes,
                                  optimizers=names, repeats=args.repeats,
-                                 fit=not args.no_fit)
+                                 fit=not args.no_fit,
+                                 memory=not args.no_memory)
     bench.write(report, args.json, args.markdown)
     print(f"wrote {args.json} and {args.markdown}")
     return 0

@@ -68,8 +68,10 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     NovoGrad, whose norms XLA runs slower on CPU), `True` of every dense
     variable, `False` of none. Sparse gradients of rules that update only
     their rows, and updates XLA cannot compile, take the plain path.
-    Results equal the plain path's up to float rounding. Other backends
-    ignore it (JAX compiles the whole step, torch runs Keras' own path).
+    Results equal the plain path's up to float rounding. On torch only
+    `True` compiles: Keras' per-variable update loop with `torch.compile`
+    (torch_compiled.py; its first step compiles for seconds, so "auto"
+    stays eager there). JAX ignores it (it compiles the whole step).
 
     Every subclass also takes `on_nonfinite`, what a step does with a
     gradient holding NaN or Inf:
@@ -393,6 +395,21 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         if self._update_step_applies_weight_decay:
             return
         super()._apply_weight_decay(variables)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        if self.fused is True and keras.backend.backend() == "torch":
+            from keras_optlab.optimizers import torch_compiled
+
+            return torch_compiled.update_step(
+                self,
+                super()._backend_update_step,
+                grads,
+                trainable_variables,
+                learning_rate,
+            )
+        return super()._backend_update_step(
+            grads, trainable_variables, learning_rate
+        )
 
     def _distributed_tf_update_step(
         self, distribution, grads_and_vars, learning_rate
