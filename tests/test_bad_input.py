@@ -1,0 +1,331 @@
+"""Bad input everywhere: fuzzed recipes and command lines, data files,
+corrupt or foreign `.keras` files, and failing commands that must leave the
+disk alone.
+
+The fuzz runs `optlab COMMAND --check ...` in-process through `cli.main`:
+`--check` validates every argument, the recipe, the data and the output
+paths and stops before any work, so no example trains. The property: exit
+status 0 (the command would run), or status 2 and exactly one line on
+stderr naming the option or field; never a traceback, never another
+exception.
+"""
+
+import os
+import string
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from keras_optlab import cli
+from keras_optlab.tuning import recipes
+
+FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+                database=None, suppress_health_check=list(HealthCheck))
+
+
+def run_cli(argv, capsys):
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_clean_outcome(status, err, argv, out=""):
+    assert "Traceback" not in err, (argv, err)
+    if status == 0:
+        return
+    if status == 2 and not err:  # no command: the help, on stdout
+        assert "usage: optlab" in out
+        return
+    assert status == 2, (argv, status, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, (argv, err)
+    assert lines[0].startswith("optlab"), (argv, err)
+    assert "error:" in lines[0], (argv, err)
+
+
+# --- recipes -----------------------------------------------------------------
+
+SECTIONS = ["", "data", "data.synthetic", "model", "search", "space",
+            "space.learning_rate", "space.epsilon", "space.beta_2",
+            "early_stopping", "pruning", "nonsense"]
+KEYS = sorted(set().union(*recipes.FIELDS.values())
+              | {"adam", "momentum", "rmsprop", "bogus", "x"})
+TOML_VALUES = st.sampled_from([
+    "0", "-1", "1", "2", "3", "1e308", "-1e308", "inf", "-inf", "nan", "0.5",
+    "1.0", "99999999999999999", "true", "false", '""', '"adam"', '"mlp"',
+    '"conv"', '"digits"', '"random"', '"bayesian"', '"hyperband"',
+    '"val_loss"', '"min"', '"sideways"', '"missing.npz"', '"x.csv"',
+    '"synthetic_images"', "[]", "[1]", "[0.1, 0.001]", "[1e-4, 1.0]",
+    "[0.0, 0.5]", "[-1, 2]", '["adam"]', '["adam", "adam"]', '["nope"]',
+    "[16]", "[0]", '[true, "a"]', "[nan, 1]", "[1, inf]", "[0.9, 1.5]",
+    "{a = 1}", "1979-05-27", '"\\u00e9"', "[[1]]",
+])
+
+
+@st.composite
+def toml_documents(draw):
+    """Valid TOML built from the recipe's own sections and keys, with
+    values of every kind: wrong types, out of range, huge, NaN, inf."""
+    lines = []
+    for section in draw(st.lists(st.sampled_from(SECTIONS), max_size=4,
+                                 unique=True)):
+        if section:
+            lines.append(f"[{section}]")
+        for key in draw(st.lists(st.sampled_from(KEYS), max_size=4,
+                                 unique=True)):
+            lines.append(f"{key} = {draw(TOML_VALUES)}")
+    return "\n".join(lines) + "\n"
+
+
+def mutated(text_strategy):
+    """Shipped recipes with characters deleted, repeated or replaced."""
+    @st.composite
+    def build(draw):
+        text = draw(text_strategy)
+        for _ in range(draw(st.integers(1, 4))):
+            if not text:
+                break
+            i = draw(st.integers(0, len(text) - 1))
+            op = draw(st.sampled_from(["delete", "repeat", "replace"]))
+            if op == "delete":
+                text = text[:i] + text[i + 1:]
+            elif op == "repeat":
+                text = text[:i] + text[i] * 3 + text[i:]
+            else:
+                text = text[:i] + draw(st.sampled_from(
+                    list("[]=\"'.,#\n 0-9ea") + ["nan", "inf", "-"])) \
+                    + text[i + 1:]
+        return text.encode()
+    return build()
+
+
+SHIPPED = [open(os.path.join("tuning", name)).read()
+           for name in sorted(os.listdir("tuning")) if name.endswith(".toml")]
+
+RECIPE_BYTES = st.one_of(
+    toml_documents().map(str.encode),
+    mutated(st.sampled_from(SHIPPED)),
+    st.text(alphabet=string.printable, max_size=80).map(str.encode),
+    st.binary(max_size=80),
+    st.just(b""),
+    st.just(b"\xff\xfe[search]\nmax_trials = 2\n"),  # not UTF-8
+    st.just("name = \"caf\u00e9\"\n".encode("latin-1")),
+)
+
+
+@FUZZ
+@given(content=RECIPE_BYTES)
+def test_recipe_loader_fuzz_raises_only_recipe_error(tmp_path_factory,
+                                                     content):
+    path = tmp_path_factory.mktemp("recipe") / "fuzz.toml"
+    path.write_bytes(content)
+    try:
+        recipe = recipes.load_recipe(path)
+    except recipes.RecipeError as error:
+        message = str(error)
+        assert "\n" not in message
+        assert message.startswith(str(path)) or "not found" in message
+    else:
+        assert isinstance(recipe, recipes.Recipe)
+
+
+# Each valid example reads the data and builds the model: fewer of them.
+@settings(FUZZ, max_examples=20)
+@given(content=RECIPE_BYTES)
+def test_tune_check_fuzzed_recipe_one_line_or_ok(tmp_path_factory, capsys,
+                                                 content):
+    folder = tmp_path_factory.mktemp("tune")
+    path = folder / "fuzz.toml"
+    path.write_bytes(content)
+    argv = ["tune", str(path), "--check", "--directory",
+            str(folder / "runs")]
+    status, _, err = run_cli(argv, capsys)
+    assert_clean_outcome(status, err, content)
+    assert not (folder / "runs").exists()  # --check writes nothing
+
+
+# --- command lines -----------------------------------------------------------
+
+# Values that probe each kind of option: numbers of every sign and size,
+# non-numbers, empty, lists with holes, paths that are folders or missing.
+VALUES = ["0", "1", "-1", "3", "1e-300", "1e308", "1e999", "-0", "nan",
+          "inf", "-inf", "x", "", " ", "1,2", "1,", ",", "1,x", "0.5,0.5",
+          "adam", "adam,adam", "momentum,keras:Adam", "keras:Nope",
+          "nope", "gradient_descent", "quick", "digits", "auto", "0.9",
+          "2.5", "adam=0.1", "adam=x", "=", "1:2", "host:80", "host:99999",
+          "chief", "tuning", "no/such/dir/file.png", "out.txt", "plot.png",
+          "rosenbrock", "beale", "saddle", "random", "hyperband", "table",
+          "html", "\x00", "\u00e9", "-", "--"]
+
+INTEGERS = ["0", "1", "-1", "3", "2", "64", "4294967296", "-0", "1e3", "x"]
+NUMBERS = ["0", "1", "-1", "1e-300", "1e-6", "10", "1e308", "1e999", "nan",
+           "inf", "-inf", "0.5", "x", ""]
+ANY = VALUES
+FLAG = None
+# Each command's options with the values worth trying there (drawn from
+# ANY now and then).
+OPTIONS = {
+    "list": {"--format": ["table", "markdown", "html"]},
+    "tune": {"": ["quick", "digits", "nope", "tuning", "x.toml"],
+             "--tuner": ["random", "grid", "annealing"],
+             "--max-trials": INTEGERS, "--directory": ANY,
+             "--overwrite": FLAG, "--seed": INTEGERS, "--no-pruning": FLAG,
+             "--chief": FLAG, "--worker": ["1", "", "chief", "w"],
+             "--oracle": ["host:80", "host:99999", "1:2", "x", ":80"]},
+    "lr-find": {"--optimizer": ["adam", "prodigy", "nope", "keras:Adam"],
+                "--data": ["digits", "regression", "mnist"],
+                "--batch-size": INTEGERS, "--min-lr": NUMBERS,
+                "--max-lr": NUMBERS, "--steps": INTEGERS,
+                "--rule": ["steepest", "min_over_10", "max"],
+                "--plot": ["p.png", "p.txt", "p", "tuning", "no/dir/p.png"],
+                "--seed": INTEGERS},
+    "landscape": {"--function": ["rosenbrock", "beale", "saddle", "nope"],
+                  "--optimizers": ["adam", "adam,adam", "momentum,keras:Adam",
+                                   "keras:Nope", ",", "nope", "prodigy"],
+                  "--lr": ["adam=0.1", "adam=x", "adam=nan", "=", "nope=1",
+                           "adam=-1", "adam=1e999"],
+                  "--steps": INTEGERS,
+                  "--start": ["1,2", "1,x", "nan,0", "1", "1,2,3", ","],
+                  "--out": ["out", "tuning", "tuning/x", ""],
+                  "--no-gif": FLAG},
+    "compare": {"--recipe": ["quick", "nope", "tuning", "x.toml"],
+                "--optimizers": ["adam", "adam,adam", "keras:Adam", "nope",
+                                 ",", "keras:Nope"],
+                "--lrs": ["0.1", "0.1,x", "0,1", "-1", "nan", "1e999", ","],
+                "--epochs": INTEGERS, "--batch-size": INTEGERS,
+                "--target": ["auto", "0.5", "5", "0", "nan", "x"],
+                "--out": ["out", "tuning", ""], "--seed": INTEGERS},
+    "bench": {"--quick": FLAG, "--sizes": ["20000", "1e6", "19", "inf", "x",
+                                            "1e999", "100,", "-5"],
+              "--optimizers": ["adam", "nope", ",", "adam,prodigy"],
+              "--repeats": INTEGERS, "--no-fit": FLAG,
+              "--json": ["b.json", "tuning", "no/dir/b.json", ""],
+              "--markdown": ["b.md", "b.json", "tuning", ""]},
+}
+TOKENS = sorted({o for options in OPTIONS.values() for o in options if o}
+                | {"--bogus", "-x", "-h"} | set(VALUES))
+
+
+@st.composite
+def argument_vectors(draw):
+    """Mostly well-formed command lines with bad values (so the check
+    stage is reached), now and then a missing value, an unknown option or
+    a stray token (so argparse's errors are covered too)."""
+    command = draw(st.sampled_from(sorted(OPTIONS) + ["nosuch", ""]))
+    argv = [command, "--check"] if command else []
+    options = OPTIONS.get(command, {})
+    for option in draw(st.lists(st.sampled_from(sorted(options) or [""]),
+                                max_size=4, unique=True)):
+        pool = options.get(option, ANY)
+        if option:
+            argv.append(option)
+        if pool is FLAG or not draw(st.integers(0, 15)):
+            continue  # a flag, or (rarely) a value left out
+        argv.append(draw(st.sampled_from(
+            ANY if not draw(st.integers(0, 7)) else pool)))
+    if not draw(st.integers(0, 7)):
+        argv.insert(draw(st.integers(0, len(argv))),
+                    draw(st.sampled_from(TOKENS)))
+    return argv
+
+
+@FUZZ
+@given(argv=argument_vectors())
+def test_cli_fuzz_one_line_or_ok(tmp_path_factory, monkeypatch, capsys,
+                                 argv):
+    # Relative output paths land in a fresh folder; "tuning" there is a
+    # folder where a file is expected.
+    folder = tmp_path_factory.mktemp("cli")
+    monkeypatch.chdir(folder)
+    (folder / "tuning").mkdir()
+    monkeypatch.setattr(cli.sys, "argv", ["optlab"])
+    if "--check" not in argv and argv and argv[0] in OPTIONS:
+        pytest.fail("every fuzzed command line stops at --check")
+    try:
+        status, out, err = run_cli(argv, capsys)
+    except SystemExit as done:  # only `-h` may exit, with status 0
+        assert done.code == 0, argv
+        return
+    assert_clean_outcome(status, err, argv, out)
+    written = sorted(p.name for p in folder.rglob("*") if p.name != "tuning")
+    assert written == [], (argv, written)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["bench", "--sizes", "inf"], "--sizes wants a number"),
+    (["bench", "--sizes", "1e999"], "--sizes wants a number"),
+    (["landscape", "--start", "1,x"], "--start wants a number"),
+    (["landscape", "--start", "nan,0"], "--start wants a number"),
+    (["landscape", "--steps", "-5"], "--steps wants an integer in [1, 10000000]"),
+    (["landscape", "--optimizers", ","], "--optimizers wants"),
+    (["landscape", "--lr", "adam=nan"], "--lr adam wants a number >= 0"),
+    (["compare", "--target", "5"], "--target wants a number in (0, 1]"),
+    (["compare", "--target", "nan"], "--target wants a number in (0, 1]"),
+    (["compare", "--lrs", "0.1,inf"], "--lrs wants a number > 0"),
+    (["lr-find", "--min-lr", "nan"], "--min-lr wants a number > 0"),
+    (["lr-find", "--plot", "plot.txt"], "--plot must end in an image"),
+    (["lr-find", "--batch-size", "0"], "--batch-size wants an integer"),
+    (["tune", "--seed", "-1"], "--seed wants an integer in [0, "),
+    (["tune", "--oracle", "h:99999", "--chief"], "--oracle must be"),
+    (["tune", "--worker", "", "--oracle", "h:1"], "--worker=''"),
+    (["bench", "--json", "same.json", "--markdown", "same.json"],
+     "name the same file"),
+    (["bench", "--json", "missing/x.json"], "does not exist"),
+    (["list", "--format"], "expected one argument"),
+])
+def test_found_by_the_fuzz(argv, expected, tmp_path, monkeypatch, capsys):
+    """Command lines the fuzz found to end in a traceback, a crash deep in
+    TensorFlow or matplotlib, or a run with a nonsense setting."""
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli(argv[:1] + ["--check"] + argv[1:], capsys)
+    assert status == 2, err
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_check_passes_for_valid_command_lines(tmp_path, capsys):
+    for argv in (["list"], ["tune", "quick", "--directory", str(tmp_path)],
+                 ["landscape", "--steps", "10", "--out", str(tmp_path)],
+                 ["lr-find", "--plot", str(tmp_path / "p.png")],
+                 ["compare", "--recipe", "quick", "--out", str(tmp_path)],
+                 ["bench", "--quick", "--json", str(tmp_path / "b.json")]):
+        status, out, err = run_cli(argv[:1] + ["--check"] + argv[1:], capsys)
+        assert status == 0, (argv, err)
+        assert "check passed" in out
+    assert os.listdir(tmp_path) == []
+
+
+def _optlab(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from keras_optlab import cli; "
+         "sys.exit(cli.main())", *args], capture_output=True, text=True,
+        timeout=120, cwd=cwd, env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+def _our_lines(stderr):
+    # TensorFlow 2.21 writes its start-up lines to stderr from C++ before
+    # any Python code can stop it (TF_CPP_MIN_LOG_LEVEL does not silence
+    # them); everything else on stderr must be our one line.
+    native = ("WARNING: All log messages before absl", "I0000", "W0000",
+              "E0000", "To enable the following instructions")
+    return [line for line in stderr.splitlines()
+            if line and not line.startswith(native)]
+
+
+def test_process_exit_status_and_one_line(tmp_path):
+    """The entry point as a process: status 2 and one line for a bad
+    recipe; no traceback. (tests/test_cli.py::
+    test_unknown_option_is_a_usage_error does the same for argparse.)"""
+    recipe = tmp_path / "bad.toml"
+    recipe.write_bytes(b"[search]\nmax_trials = nan\n")
+    result = _optlab("tune", str(recipe), "--check", cwd=tmp_path)
+    lines = _our_lines(result.stderr)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "`search.max_trials` must be an integer >= 1" in lines[0]
