@@ -323,6 +323,9 @@ def recipe_from_dict(document, path="<recipe>"):
         base = os.path.dirname(os.path.abspath(path)) \
             if path != "<recipe>" else os.getcwd()
         resolved = os.path.join(base, os.path.expanduser(dataset))
+        if os.path.isdir(resolved):
+            check.fail("data.dataset", f"is a directory ({resolved}); "
+                       "expected a .npz or .csv file", dataset)
         if not os.path.isfile(resolved):
             check.fail("data.dataset", f"is not a file ({resolved} does not "
                        "exist)", dataset)
