@@ -329,3 +329,190 @@ def test_process_exit_status_and_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert len(lines) == 1, result.stderr
     assert "`search.max_trials` must be an integer >= 1" in lines[0]
+
+
+# --- saved models ------------------------------------------------------------
+
+import io  # noqa: E402
+import json  # noqa: E402
+import zipfile  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_optlab import optimizers  # noqa: E402
+from keras_optlab.saving import ModelFileError  # noqa: E402
+from keras_optlab.saving import load_model  # noqa: E402
+
+
+def _tiny(optimizer="adam", steps=1):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer, loss="mse")
+    x = np.ones((4, 3), "float32")
+    for _ in range(steps):
+        model.train_on_batch(x, np.zeros((4, 2), "float32"))
+    return model
+
+
+def _rewrite_config(source, target, edit):
+    """Copies the .keras archive `source` to `target` with config.json
+    passed through `edit(dict)`."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config)
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    path = folder / "good.keras"
+    _tiny(optimizers.get("adam")).save(path)
+    return path
+
+
+def _foreign_optimizer(config):
+    config["compile_config"]["optimizer"].update(
+        class_name="NoSuchOptimizer", module="keras_optlab.optimizers",
+        registered_name="keras_optlab>NoSuchOptimizer")
+
+
+def _foreign_layer(config):
+    layer = config["config"]["layers"][-1]
+    layer.update(class_name="NoSuchLayer", module="my_project.layers",
+                 registered_name="my_project>NoSuchLayer")
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda good, bad: bad.write_bytes(good.read_bytes()[:300]),
+     "is not a zip archive (or a truncated one)"),
+    (lambda good, bad: bad.write_bytes(
+        good.read_bytes()[:-400] + bytes(400)), "truncated"),
+    (lambda good, bad: bad.write_bytes(np.random.default_rng(0).bytes(500)),
+     "is not a zip archive"),
+    (lambda good, bad: bad.write_bytes(b""), "is not a zip archive"),
+    (lambda good, bad: zipfile.ZipFile(bad, "w").writestr("a.txt", "hi"),
+     "is a zip archive but not a Keras model (no config.json, "
+     "metadata.json)"),
+    (lambda good, bad: _rewrite_config(good, bad, _foreign_optimizer),
+     "NoSuchOptimizer"),
+    (lambda good, bad: _rewrite_config(good, bad, _foreign_layer),
+     "NoSuchLayer"),
+    (lambda good, bad: bad.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
+     "is an HDF5 file (the legacy Keras 2 format)"),
+    (lambda good, bad: bad.mkdir(), "is a directory; expected a .keras"),
+    (lambda good, bad: None, "no such file"),
+])
+def test_corrupt_or_foreign_model_file_one_line(saved, tmp_path, make,
+                                                expected):
+    bad = tmp_path / "bad.keras"
+    make(saved, bad)
+    with pytest.raises(ModelFileError) as info:
+        load_model(bad)
+    message = str(info.value)
+    assert message.startswith(str(bad)) and "\n" not in message
+    assert expected in message
+
+
+def test_damaged_member_is_caught_by_its_checksum(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as archive:
+        info = archive.getinfo("model.weights.h5")
+    # Flip a byte inside the (stored, uncompressed) weights member.
+    offset = info.header_offset + 30 + len(info.filename) + 64
+    data[offset] ^= 0xFF
+    bad = tmp_path / "flipped.keras"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="fails its checksum"):
+        load_model(bad)
+
+
+def test_lambda_layer_is_refused_never_run(tmp_path):
+    """A Lambda holds Python bytecode: under safe_mode (ours, always) the
+    file is refused before the code is deserialized."""
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(ValueError, match="safe_mode"):
+        keras.saving.load_model(path)  # Keras' own default refuses too
+    with pytest.raises(ModelFileError, match="holds code .* never loaded"):
+        load_model(path)
+
+
+def test_good_file_loads_with_optimizer_state(saved):
+    model = load_model(saved)
+    assert type(model.optimizer).__module__.startswith("keras_optlab.")
+    assert int(model.optimizer.iterations.numpy()) == 1
+
+
+def test_fresh_process_loads_every_optimizer_and_wrapper(tmp_path):
+    """Saved here, loaded in a new process that only imports keras_optlab:
+    keras.saving.load_model(safe_mode=True, no custom_objects) restores
+    each registered optimizer, Lookahead and SWA with their state, and
+    SAMModel. (In-process reloads with continued training are checked in
+    test_serialization.py, test_lookahead.py, test_swa.py, test_sam.py.)"""
+    from keras_optlab.optimizers import SAMModel
+
+    expected = {}
+
+    def save(model, name):
+        # Built, not trained: the state variables are saved, and no train
+        # function is traced for each of ~30 models.
+        model.optimizer.build(model.trainable_variables)
+        model.save(tmp_path / f"{name}.keras")
+        expected[f"{name}.keras"] = [type(model).__name__,
+                                     type(model.optimizer).__name__,
+                                     str(len(model.optimizer.variables))]
+
+    for info in optimizers.available():
+        save(_tiny(optimizers.get(info.name), steps=0), info.name)
+    save(_tiny(optimizers.Lookahead(optimizers.get("adam")), steps=0),
+         "Lookahead")
+    save(_tiny(optimizers.SWA(optimizers.get("adam"), start_step=1),
+               steps=0), "SWA")
+    sam = SAMModel(keras.Sequential([keras.Input((3,)),
+                                     keras.layers.Dense(2)]), rho=0.1)
+    sam.compile(optimizer=optimizers.get("adam"), loss="mse")
+    sam.train_on_batch(np.ones((4, 3), "float32"), np.zeros((4, 2)))
+    save(sam, "sam")
+    code = (
+        "import os, sys, keras, keras_optlab\n"
+        "for name in sorted(os.listdir(sys.argv[1])):\n"
+        "    m = keras.saving.load_model(os.path.join(sys.argv[1], name),"
+        " safe_mode=True)\n"
+        "    keras_optlab.saving.load_model(os.path.join(sys.argv[1], name))\n"
+        "    print(name, type(m).__name__, type(m.optimizer).__name__,"
+        " len(m.optimizer.variables))\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = {line.split()[0]: line.split()[1:]
+              for line in result.stdout.splitlines()}
+    assert loaded == expected
+
+
+def test_exact_resume_refuses_a_damaged_checkpoint(tmp_path):
+    from keras_optlab.resume import ExactResume
+
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    (tmp_path / "checkpoint.json").write_text(json.dumps(
+        {"epoch": 1, "batch": None, "weights": "ckpt-e1.weights.h5"}))
+    (tmp_path / "ckpt-e1.weights.h5").write_bytes(b"not hdf5 at all")
+    model = _tiny(optimizers.get("adam"), steps=0)
+    with pytest.raises(ValueError) as info:
+        model.fit(x, y, epochs=2, verbose=0,
+                  callbacks=[ExactResume(tmp_path)])
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"cannot load the checkpoint {tmp_path / 'ckpt-e1.weights.h5'}" \
+        in message
+    (tmp_path / "checkpoint.json").write_text("{half a record")
+    with pytest.raises(ValueError, match="is not a checkpoint record"):
+        model.fit(x, y, epochs=2, verbose=0,
+                  callbacks=[ExactResume(tmp_path)])
