@@ -516,3 +516,56 @@ def test_exact_resume_refuses_a_damaged_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="is not a checkpoint record"):
         model.fit(x, y, epochs=2, verbose=0,
                   callbacks=[ExactResume(tmp_path)])
+
+
+# --- a failing command changes nothing on disk -------------------------------
+
+import hashlib  # noqa: E402
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes())
+            .hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _existing_outputs(folder):
+    results = folder / "runs" / "quick" / "results"
+    results.mkdir(parents=True)
+    for name in ("trials.csv", "trials.json", "best_model.keras"):
+        (results / name).write_bytes(os.urandom(64))
+    (folder / "oracle.json").write_text("{}")
+    for name in ("bench.json", "bench.md", "lr_find.png", "rosenbrock.png",
+                 "rosenbrock.gif", "compare/compare.md", "compare/curves.png"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(os.urandom(64))
+    np.savez(folder / "nan.npz", x=np.full((20, 2), np.nan),
+             y=np.arange(20) % 2)
+    (folder / "bad_data.toml").write_text(
+        'name = "quick"\n[data]\ndataset = "nan.npz"\n')
+    (folder / "bad.toml").write_text(
+        'name = "quick"\n[search]\nmax_trials = 0\n')
+
+
+@pytest.mark.parametrize("argv", [
+    ["tune", "bad.toml", "--directory", "runs"],
+    ["tune", "bad.toml", "--directory", "runs", "--overwrite"],
+    ["tune", "bad_data.toml", "--directory", "runs", "--overwrite"],
+    ["tune", "quick", "--directory", "runs", "--overwrite", "--seed", "-1"],
+    ["bench", "--json", "bench.json", "--markdown", "bench.md", "--sizes",
+     "x"],
+    ["bench", "--json", "bench.json", "--markdown", "bench.md",
+     "--optimizers", "nope"],
+    ["lr-find", "--plot", "lr_find.png", "--min-lr", "nan"],
+    ["landscape", "--out", ".", "--start", "1,x"],
+    ["landscape", "--out", ".", "--optimizers", "adam,nope"],
+    ["compare", "--out", "compare", "--lrs", "0.1,-1"],
+    ["compare", "--out", "compare", "--recipe", "bad_data.toml"],
+], ids=lambda argv: " ".join(argv))
+def test_failing_command_leaves_every_file_byte_identical(
+        argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _existing_outputs(tmp_path)
+    before = _snapshot(tmp_path)
+    status, _, err = run_cli(argv, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert _snapshot(tmp_path) == before
