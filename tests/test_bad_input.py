@@ -10,11 +10,16 @@ stderr naming the option or field; never a traceback, never another
 exception.
 """
 
+import hashlib
+import json
 import os
 import string
 import subprocess
 import sys
+import zipfile
 
+import keras
+import numpy as np
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import given
@@ -22,9 +27,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from keras_optlab import cli
+from keras_optlab import optimizers
+from keras_optlab.saving import ModelFileError
+from keras_optlab.saving import load_model
 from keras_optlab.tuning import recipes
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
                 database=None, suppress_health_check=list(HealthCheck))
 
 
@@ -135,7 +143,7 @@ def test_recipe_loader_fuzz_raises_only_recipe_error(tmp_path_factory,
 
 
 # Each valid example reads the data and builds the model: fewer of them.
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=15)
 @given(content=RECIPE_BYTES)
 def test_tune_check_fuzzed_recipe_one_line_or_ok(tmp_path_factory, capsys,
                                                  content):
@@ -278,9 +286,13 @@ def test_cli_fuzz_one_line_or_ok(tmp_path_factory, monkeypatch, capsys,
     (["bench", "--json", "missing/x.json"], "does not exist"),
     (["list", "--format"], "expected one argument"),
 ])
-def test_found_by_the_fuzz(argv, expected, tmp_path, monkeypatch, capsys):
-    """Command lines the fuzz found to end in a traceback, a crash deep in
-    TensorFlow or matplotlib, or a run with a nonsense setting."""
+def test_bad_values_rejected_before_any_work(argv, expected, tmp_path,
+                                             monkeypatch, capsys):
+    """Each named case, one by one. Before the check stage, several ended
+    in a traceback (`landscape --start 1,x`, `bench --sizes inf`), in one
+    from matplotlib after the training (`lr-find --plot plot.txt`), in a
+    search whose every trial failed (`tune --seed -1`), or in a run with a
+    nonsense setting (`compare --target 5`)."""
     monkeypatch.chdir(tmp_path)
     status, _, err = run_cli(argv[:1] + ["--check"] + argv[1:], capsys)
     assert status == 2, err
@@ -332,17 +344,6 @@ def test_process_exit_status_and_one_line(tmp_path):
 
 
 # --- saved models ------------------------------------------------------------
-
-import io  # noqa: E402
-import json  # noqa: E402
-import zipfile  # noqa: E402
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_optlab import optimizers  # noqa: E402
-from keras_optlab.saving import ModelFileError  # noqa: E402
-from keras_optlab.saving import load_model  # noqa: E402
 
 
 def _tiny(optimizer="adam", steps=1):
@@ -519,8 +520,6 @@ def test_exact_resume_refuses_a_damaged_checkpoint(tmp_path):
 
 
 # --- a failing command changes nothing on disk -------------------------------
-
-import hashlib  # noqa: E402
 
 
 def _snapshot(folder):
