@@ -1,8 +1,9 @@
 """keras_optlab: the optimizer lab for Keras 3."""
 
 from keras_optlab import optimizers
+from keras_optlab import saving
 from keras_optlab import schedules
 
 __version__ = "0.1.0"
 
-__all__ = ["optimizers", "schedules", "__version__"]
+__all__ = ["optimizers", "saving", "schedules", "__version__"]

@@ -183,10 +183,11 @@ def recipe_batch_size(recipe):
     return sizes[(len(sizes) - 1) // 2]
 
 
-def recipe_problem(recipe):
-    """A recipe's dataset (`recipe.load_data()`, split with its seed) and
-    bundled model (logits, trained with cross-entropy from logits)."""
-    data = recipe.load_data()
+def recipe_problem(recipe, data=None):
+    """A recipe's dataset (`recipe.load_data()`, split with its seed, unless
+    `data` is given) and bundled model (logits, trained with cross-entropy
+    from logits)."""
+    data = recipe.load_data() if data is None else data
     build = functools.partial(
         models.MODELS[recipe.model], data.input_shape, data.num_classes,
         recipe_dropout(recipe), **recipe.model_options)
@@ -273,6 +274,18 @@ def compare(names, learning_rates=None, epochs=None, batch_size=None,
         ValueError: bad arguments, an unknown optimizer, or a bad recipe or
             dataset (`RecipeError`, `DatasetError`), before any training.
     """
+    problem, grids, epochs, batch_size, seed = prepare(
+        names, learning_rates, epochs, batch_size, target_accuracy, seed,
+        recipe)
+    return train_all(problem, grids, epochs, batch_size, log_dir, seed)
+
+
+def prepare(names, learning_rates=None, epochs=None, batch_size=None,
+            target_accuracy=None, seed=None, recipe=None):
+    """Everything `compare` checks and loads before it trains (arguments as
+    there): returns `(problem, grids, epochs, batch_size, seed)`. The
+    model is built once on the data, so a model that does not fit the data
+    fails here too."""
     recipe = as_recipe(recipe)
     epochs, batch_size, seed = settings(recipe, epochs, batch_size, seed)
     check_target(target_accuracy)
@@ -284,8 +297,13 @@ def compare(names, learning_rates=None, epochs=None, batch_size=None,
             for lr in learning_rates)
     grids = {name: learning_rates or learning_rate_grid(name, recipe)
              for name in names}
+    for name, grid in grids.items():
+        for lr in grid:
+            make_optimizer(name, lr)
     problem = recipe_problem(recipe) if recipe else digits_problem(seed)
-    return train_all(problem, grids, epochs, batch_size, log_dir, seed)
+    if recipe:
+        recipes.check_model_fits(recipe, problem.build_model)
+    return problem, grids, epochs, batch_size, seed
 
 
 def settings(recipe=None, epochs=None, batch_size=None, seed=None):

@@ -113,13 +113,36 @@ class ExactResume(keras.callbacks.Callback):
                 state = json.load(f)
         except FileNotFoundError:
             return None
+        except ValueError:
+            state = None
+        if not (isinstance(state, dict) and "batch" in state
+                and isinstance(state.get("epoch"), int)
+                and isinstance(state.get("weights"), str)
+                and os.path.basename(state["weights"]) == state["weights"]
+                and (state.get("batch") is None
+                     or isinstance(state.get("batch"), int))):
+            raise ValueError(
+                f"ExactResume: {self._pointer()} is not a checkpoint record "
+                "it wrote (expected JSON with epoch, batch and weights). "
+                f"Remove {self.directory} to start afresh."
+            )
         return state
 
     def _load(self, state):
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.directory, state["weights"]))
+        path = os.path.join(self.directory, state["weights"])
+        try:
+            model.load_weights(path)
+        except Exception as error:  # h5py, OSError, a mismatched model
+            problem = " ".join(str(error).split())[:300]
+            raise ValueError(
+                f"ExactResume cannot load the checkpoint {path} "
+                f"({type(error).__name__}: {problem}); expected the weights "
+                "of this model and optimizer, as ExactResume writes them. "
+                f"Remove {self.directory} to start afresh."
+            ) from None
 
     def on_train_begin(self, logs=None):
         state = self._read_checkpoint()

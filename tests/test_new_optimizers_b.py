@@ -44,6 +44,9 @@ BAD_HYPERPARAMETERS = [
     ("lars", {"exclude_from_adaptation": ["("]}, ValueError,
      "exclude_from_adaptation=['(']"),
     ("prodigy", {"d0": 0.0}, ValueError, "d0=0.0"),
+    # Each valid alone; the product underflows to 0 in float32 (0 / 0).
+    ("prodigy", {"d0": 1e-15, "epsilon": 1e-30}, ValueError,
+     "d0=1e-15, epsilon=1e-30"),
     ("prodigy", {"growth_rate": 0.5}, ValueError, "growth_rate=0.5"),
     ("prodigy", {"beta_3": 1.0}, ValueError, "beta_3=1.0"),
     ("prodigy", {"safeguard_warmup": "yes"}, TypeError,
@@ -282,6 +285,20 @@ def test_lars_excluded_variables_take_plain_momentum_steps():
 
 
 # --- Prodigy -----------------------------------------------------------------
+
+
+def test_prodigy_smallest_accepted_d0_times_epsilon_stays_finite():
+    """d0 * epsilon = 2e-38, just above float32's smallest normal number
+    (1.18e-38): accepted, and a zero gradient leaves everything finite;
+    1e-38 (subnormal, flushed to 0 by TensorFlow: 0 / 0) is refused."""
+    with pytest.raises(ValueError, match="d0=1e-19, epsilon=1e-19"):
+        optimizers.get("prodigy", d0=1e-19, epsilon=1e-19)
+    optimizer = optimizers.get("prodigy", d0=2e-19, epsilon=1e-19)
+    (variable,) = helpers.make_variables([np.ones(3)], dtype="float32")
+    for _ in range(3):
+        optimizer.apply([tf.zeros(3)], [variable])
+    for value in [variable] + list(optimizer.variables):
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(value)))
 
 
 def _quadratic_run(optimizer, start, target, steps):

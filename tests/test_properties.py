@@ -40,8 +40,9 @@ PROFILE = settings.get_profile("optlab")
 # Values in (0, ...) are drawn from 1e-30. This test found NaN on zero
 # gradients from values below float32's smallest subnormal (1.4e-45), which
 # are 0 in a float32 run (epsilon, clipnorm, AdaBound's gamma, Prodigy's
-# d0); validation now rejects those (tests/test_validation.py). Products of
-# two valid values can still underflow (Prodigy's d0 * epsilon).
+# d0); validation now rejects values below float32's smallest normal number
+# (TensorFlow flushes subnormals to 0), and Prodigy rejects d0 * epsilon
+# below it (tests/test_validation.py, tests/test_new_optimizers_b.py).
 POSITIVE_DRAW_LOW = 1e-30
 
 
@@ -200,10 +201,10 @@ RANGES = {
              "weight_decay": Real(0.0, None, draw_high=0.5, optional=True),
              "eta": Real(0.0, None, "(]", draw_high=1.0),
              "exclude_from_adaptation": Patterns()},
-    # Found here and left for a fix in prodigy.py: its denominator
-    # sqrt(v) + d * epsilon is 0 in float32 once d * epsilon < 1.4e-45
-    # (d0 = 1e-15, epsilon = 1e-30) and a zero gradient then gives 0 / 0.
-    # Drawn where d0 * epsilon stays a float32 normal number meanwhile.
+    # Found here: the denominator sqrt(v) + d * epsilon is 0 in float32 once
+    # d * epsilon is subnormal (d0 = 1e-15, epsilon = 1e-30), and a zero
+    # gradient then gives 0 / 0; Prodigy now rejects such pairs. Drawn where
+    # d0 * epsilon stays a float32 normal number, so every draw is valid.
     "prodigy": {"learning_rate": LEARNING_RATE, "beta_1": BETA,
                 "beta_2": BETA,
                 "beta_3": Real(0.0, 1.0, "[)", optional=True),

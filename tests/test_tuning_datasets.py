@@ -121,3 +121,131 @@ def test_keras_dataset_without_cache_or_network_says_what_to_do(tmp_path):
     line = next(line for line in out.splitlines() if line.startswith("ERROR"))
     assert "dataset='fashion_mnist'" in line
     assert "Keras cache" in line and "downloading it failed" in line
+
+
+# --- bad files: one line naming the file and what was expected ---------------
+
+def _npz(tmp_path, **arrays):
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+X = np.arange(40, dtype="float32").reshape(20, 2)
+Y = np.arange(20) % 2
+
+
+@pytest.mark.parametrize("arrays, expected", [
+    ({"x": np.arange(20.0), "y": Y},
+     "array 'x' has shape (20,); expected (samples, features...)"),
+    ({"x": X, "y": np.zeros((20, 3))},
+     "array 'y' has shape (20, 3); expected (samples,) or (samples, 1)"),
+    ({"x": X, "y": Y[:15]},
+     "'y' has 15 labels but the features have 20 samples"),
+    ({"x": np.where(np.arange(40).reshape(20, 2) == 13, np.nan, X), "y": Y},
+     "array 'x' holds NaN or inf (or numbers beyond float32's range) in 1 "
+     "samples, the first at index 6"),
+    ({"x": np.full((20, 2), 1e300), "y": Y}, "beyond float32's range"),
+    ({"x": np.where(X == 5, np.inf, X), "y": Y}, "holds NaN or inf"),
+    ({"x": X, "y": Y + 0.5}, "'y' holds 0.5 at index 0; expected integer "
+     "or string class labels"),
+    ({"x": X, "y": np.where(Y == 1, np.nan, Y)}, "'y' holds nan at index 1"),
+    ({"x": np.array([["a", "b"]] * 20), "y": Y},
+     "array 'x' holds <U1; expected numbers"),
+    ({"x": X[:0], "y": Y[:0]}, "expected (samples, features...) with at "
+     "least one sample"),
+    ({"x": X, "y": Y, "x_val": X}, "only one of 'x_val' and 'y_val'"),
+    ({"x": X, "y": Y, "x_val": X[:, :1], "y_val": Y},
+     "'x_val' samples have shape (1,), 'x' samples (2,)"),
+    ({"x": X, "y": Y, "x_val": X, "y_val": Y[:3]},
+     "'y_val' has 3 labels but the features have 20 samples"),
+    ({"x": X, "y": Y, "x_val": X, "y_val": Y.astype(str)},
+     "expected labels of one kind"),
+])
+def test_bad_npz_one_line_naming_file_and_expectation(tmp_path, arrays,
+                                                      expected):
+    path = _npz(tmp_path, **arrays)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(path))
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    assert expected in message
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "the file is empty; expected a .npz dataset"),
+    (b"garbage, not numpy", "not a .npz file (expected a zip archive"),
+    ("truncated", "cannot read it as .npz"),
+])
+def test_unreadable_npz(tmp_path, content, expected):
+    path = tmp_path / "d.npz"
+    if content == "truncated":
+        np.savez(path, x=X, y=Y)
+        content = path.read_bytes()[:200]
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match="^" + str(path)) as info:
+        load_dataset(str(path))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a,b,label\n", "found a header and 0 data rows of 3 columns; a CSV "
+     "dataset needs at least 2 columns and 2 data rows"),
+    ("1,2,0\n", "found 1 data row of 3 columns"),
+    ("\n\n", "the CSV file is empty; expected one sample per row"),
+    ("1,nan,0\n3,4,1\n5,6,0\n", "array 'features' holds NaN or inf"),
+    ("1,2,0.5\n3,4,1\n5,6,0\n", "'label column' holds 0.5 at index 0"),
+    ("1,2,inf\n3,4,1\n5,6,0\n", "'label column' holds inf at index 0"),
+    ("1,2,0\n3,x,1\n5,6,0\n", "line 2: could not convert string to float"),
+    (b"1,2,\xff\n3,4,1\n", "not UTF-8 text"),
+    (b"1,2,0\n3,\x004,1\n5,6,0\n", "line 2: could not convert"),
+])
+def test_bad_csv_one_line_naming_file_and_expectation(tmp_path, text,
+                                                      expected):
+    path = tmp_path / "d.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(path))
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    assert expected in message
+
+
+def test_directory_and_missing_and_empty_paths(tmp_path):
+    folder = tmp_path / "data.csv"
+    folder.mkdir()
+    with pytest.raises(DatasetError, match="is a directory; expected a .csv"):
+        load_dataset(str(folder))
+    with pytest.raises(DatasetError, match="Dataset file not found"):
+        load_dataset(str(tmp_path / "none.npz"))
+    empty = tmp_path / "e.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DatasetError, match="the file is empty; expected a "
+                       ".csv dataset"):
+        load_dataset(str(empty))
+
+
+def test_recipe_with_bad_data_fails_in_the_check_before_any_training(
+        tmp_path, capsys):
+    """`optlab tune --check` (and `tune`) read the data before a tuner
+    exists: a NaN in the file is one line, and nothing is written."""
+    from keras_optlab import cli
+
+    np.savez(tmp_path / "d.npz", x=np.where(X == 7, np.nan, X), y=Y)
+    (tmp_path / "r.toml").write_text('[data]\ndataset = "d.npz"\n')
+    runs = tmp_path / "runs"
+    for extra in (["--check"], []):
+        status = cli.main(["tune", str(tmp_path / "r.toml"), "--directory",
+                           str(runs)] + extra)
+        err = capsys.readouterr().err.strip()
+        assert status == 2 and "\n" not in err
+        assert "d.npz: array 'x' holds NaN or inf" in err
+    assert not runs.exists()
+    (tmp_path / "c.toml").write_text(
+        '[data]\ndataset = "flat.csv"\n[model]\nkind = "conv"\n')
+    (tmp_path / "flat.csv").write_text(
+        "".join(f"{i},{i + 1},{i % 2}\n" for i in range(20)))
+    assert cli.main(["tune", str(tmp_path / "c.toml"), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert '`model.kind` = "conv" does not fit the data' in err
+    assert "\n" not in err

@@ -47,6 +47,9 @@ CASES = [
     (["adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam"],
      {"epsilon": 1e-50}, ValueError, "epsilon=1e-50"),
     (ALL, {"clipnorm": 1e-50}, ValueError, "clipnorm=1e-50"),
+    # Subnormal in float32: TensorFlow flushes it to 0 (Adam: 0 / 0 = NaN).
+    (["adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam"],
+     {"epsilon": 1e-40}, ValueError, "epsilon=1e-40"),
     (["adam", "adamw", "nadam", "adagrad"], {"epsilon_mode": "kingma"},
      ValueError, "epsilon_mode='kingma'"),
     (["adadelta", "rmsprop"], {"rho": 1.5}, ValueError, "rho=1.5"),

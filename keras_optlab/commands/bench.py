@@ -1,5 +1,7 @@
 """`optlab bench`: update-step speed against Keras' own optimizers."""
 
+import os
+
 NAME = "bench"
 HELP = ("Time one update step of each optimizer (fused, plain and Keras' "
         "built-in with the same math; XLA off and on) at several model "
@@ -31,28 +33,48 @@ def add_arguments(parser):
                         help="Markdown output (default: %(default)s)")
 
 
-def run(args):
+def check(args):
+    """Sizes, optimizer names, repeats and both output files, before the
+    benchmark (which runs for minutes) starts."""
     from keras_optlab import bench
     from keras_optlab import optimizers
     from keras_optlab.cli import UsageError
+    from keras_optlab.cli import check_number
+    from keras_optlab.cli import check_numbers
+    from keras_optlab.cli import check_output_file
 
-    try:
-        sizes = ([int(float(v)) for v in args.sizes.split(",")]
-                 if args.sizes else None)
-    except ValueError:
-        raise UsageError(f"--sizes wants numbers; got {args.sizes!r}")
-    if sizes and min(sizes) < bench.VARIABLES:
-        raise UsageError(f"--sizes must be >= {bench.VARIABLES}; "
-                         f"got {args.sizes!r}")
+    sizes = None
+    if args.sizes is not None:
+        # Parameter counts may be written 1e6.
+        sizes = [int(v) for v in check_numbers(
+            "--sizes", args.sizes, low=bench.VARIABLES, high=1e12)]
     names = None
-    if args.optimizers:
+    if args.optimizers is not None:
         names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+        if not names:
+            raise UsageError("--optimizers wants comma-separated names. "
+                             f"Received: --optimizers={args.optimizers!r}")
         for name in names:
             if optimizers.lookup(name) is None:
-                raise UsageError(f"unknown optimizer {name!r}")
+                known = ", ".join(i.name for i in optimizers.available())
+                raise UsageError(f"unknown optimizer {name!r} (known: "
+                                 f"{known}). Received: "
+                                 f"--optimizers={args.optimizers!r}")
         names = [optimizers.lookup(n).name for n in names]
-    if args.repeats is not None and args.repeats < 1:
-        raise UsageError(f"--repeats must be >= 1; got {args.repeats}")
+    if args.repeats is not None:
+        check_number("--repeats", args.repeats, low=1, integer=True)
+    check_output_file("--json", args.json)
+    check_output_file("--markdown", args.markdown)
+    if os.path.abspath(args.json) == os.path.abspath(args.markdown):
+        raise UsageError("--json and --markdown name the same file. "
+                         f"Received: --json={args.json!r}")
+    return sizes, names
+
+
+def run(args):
+    from keras_optlab import bench
+
+    sizes, names = check(args)
     report = bench.run_benchmark(quick=args.quick, sizes=sizes,
                                  optimizers=names, repeats=args.repeats,
                                  fit=not args.no_fit,

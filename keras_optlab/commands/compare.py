@@ -44,32 +44,30 @@ def add_arguments(parser):
 
 
 def _target(text):
-    from keras_optlab.cli import UsageError
+    from keras_optlab.cli import check_number
 
     if text is None or text == "auto":
         return text
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"--target wants a number in (0, 1] or 'auto'; "
-                         f"got {text!r}")
+    return check_number("--target", text, low=0.0, high=1.0, closed="(]")
 
 
-def run(args):
-    import os
-
+def check(args):
+    """Arguments, recipe, data and output folder, and the model built once
+    on the data; returns what `run` trains and writes."""
     from keras_optlab import compare
     from keras_optlab.cli import UsageError
+    from keras_optlab.cli import check_numbers
+    from keras_optlab.cli import check_output_directory
+    from keras_optlab.commands.tune import find_recipe
     from keras_optlab.tuning import recipes
 
-    try:
-        lrs = ([float(v) for v in args.lrs.split(",")] if args.lrs
-               else None)
-    except ValueError:
-        raise UsageError(f"--lrs wants numbers; got {args.lrs!r}")
+    lrs = (check_numbers("--lrs", args.lrs, low=0.0, closed="(]")
+           if args.lrs is not None else None)
     target = _target(args.target)
+    check_output_directory("--out", args.out)
     try:
-        recipe = recipes.load_recipe(args.recipe) if args.recipe else None
+        recipe = (recipes.load_recipe(find_recipe(args.recipe))
+                  if args.recipe is not None else None)
         if args.optimizers is not None:
             names = [n.strip() for n in args.optimizers.split(",")
                      if n.strip()]
@@ -77,15 +75,24 @@ def run(args):
             names = list(recipe.space.optimizers)
         else:
             names = ["momentum", "rmsprop", "adam"]
-        epochs, batch_size, seed = compare.settings(
-            recipe, args.epochs, args.batch_size, args.seed)
-        best, runs = compare.compare(
-            names, lrs, epochs=epochs, batch_size=batch_size,
-            target_accuracy=target,
-            log_dir=os.path.join(args.out, "tensorboard"), seed=seed,
-            recipe=recipe)
-    except ValueError as error:
-        raise UsageError(str(error).splitlines()[0])
+        problem, grids, epochs, batch_size, seed = compare.prepare(
+            names, lrs, epochs=args.epochs, batch_size=args.batch_size,
+            target_accuracy=target, seed=args.seed, recipe=recipe)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+    return recipe, target, problem, grids, epochs, batch_size, seed
+
+
+def run(args):
+    import os
+
+    from keras_optlab import compare
+
+    (recipe, target, problem, grids, epochs, batch_size,
+     seed) = check(args)
+    best, runs = compare.train_all(
+        problem, grids, epochs, batch_size,
+        log_dir=os.path.join(args.out, "tensorboard"), seed=seed)
     target, how = compare.resolve_target(target, best, recipe)
     table = compare.format_table(best, target)
     os.makedirs(args.out, exist_ok=True)

@@ -27,6 +27,7 @@ def add_arguments(parser):
 
 def _parse_rates(items, names):
     from keras_optlab.cli import UsageError
+    from keras_optlab.cli import check_number
 
     rates = {}
     for item in items:
@@ -34,11 +35,52 @@ def _parse_rates(items, names):
         if not sep or name not in names:
             raise UsageError(f"--lr wants NAME=LR with NAME one of "
                              f"{', '.join(names)}; got {item!r}")
-        try:
-            rates[name] = float(value)
-        except ValueError:
-            raise UsageError(f"--lr {item!r}: {value!r} is not a number")
+        rates[name] = check_number(f"--lr {name}", value, low=0.0)
     return rates
+
+
+def check(args):
+    """The function, optimizers, learning rates, steps, start and output
+    folder; returns (function, [(name, learning rate)], start)."""
+    from keras_optlab import landscape
+    from keras_optlab.cli import UsageError
+    from keras_optlab.cli import check_number
+    from keras_optlab.cli import check_numbers
+    from keras_optlab.cli import check_output_directory
+    from keras_optlab.landscape.trajectory import default_learning_rate
+    from keras_optlab.landscape.trajectory import make_optimizer
+
+    try:
+        function = landscape.get(args.function)
+    except ValueError as error:
+        raise UsageError(str(error))
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--optimizers wants comma-separated names. "
+                         f"Received: --optimizers={args.optimizers!r}")
+    if len(set(names)) != len(names):
+        raise UsageError("--optimizers lists an optimizer twice. "
+                         f"Received: --optimizers={args.optimizers!r}")
+    rates = _parse_rates(args.lr, names)
+    check_number("--steps", args.steps, low=1, high=10**7, integer=True)
+    start = None
+    if args.start is not None:
+        start = tuple(check_numbers("--start", args.start))
+        if len(start) != function.dimension:
+            raise UsageError(f"--start needs {function.dimension} "
+                             f"coordinates for {function.name}. Received: "
+                             f"--start={args.start!r}")
+    runs = []
+    for name in names:
+        lr = rates.get(name, default_learning_rate(function, name))
+        try:
+            make_optimizer(name, lr)  # an unknown name or a bad rate
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--optimizers {name}: "
+                             f"{str(error).splitlines()[0]}")
+        runs.append((name, lr))
+    check_output_directory("--out", args.out)
+    return function, runs, start
 
 
 def run(args):
@@ -50,26 +92,13 @@ def run(args):
 
     from keras_optlab import landscape
     from keras_optlab.cli import UsageError
-    from keras_optlab.landscape.trajectory import default_learning_rate
 
     tf.get_logger().setLevel(logging.ERROR)  # one trace per optimizer
-    try:
-        function = landscape.get(args.function)
-    except ValueError as error:
-        raise UsageError(str(error))
-    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
-    rates = _parse_rates(args.lr, names)
-    start = None
-    if args.start:
-        start = tuple(float(v) for v in args.start.split(","))
-        if len(start) != function.dimension:
-            raise UsageError(f"--start needs {function.dimension} "
-                             f"coordinates for {function.name}")
+    function, runs, start = check(args)
     paths = {}
     print(f"{function.name}: {function.formula}; minima "
           f"{list(function.minima) or 'none'}")
-    for name in names:
-        lr = rates.get(name, default_learning_rate(function, name))
+    for name, lr in runs:
         try:
             points = landscape.run(function, name, lr, steps=args.steps,
                                    start=start)

@@ -26,6 +26,10 @@ def format_table(rows, markdown=False):
     return "\n".join(lines)
 
 
+def check(args):
+    """Nothing to check beyond what argparse does."""
+
+
 def run(args):
     from keras_optlab import optimizers
 

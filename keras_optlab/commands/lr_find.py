@@ -54,15 +54,50 @@ def regression_problem(seed=0):
     return model, x.astype("float32"), y.astype("float32"), "mse"
 
 
-def run(args):
+def check(args):
+    """The optimizer, the range-test settings and the plot path."""
     from keras_optlab import optimizers
     from keras_optlab.cli import UsageError
-    from keras_optlab.lr_finder import find_learning_rate
+    from keras_optlab.cli import check_number
+    from keras_optlab.cli import check_output_file
 
     if optimizers.lookup(args.optimizer) is None:
         names = ", ".join(info.name for info in optimizers.available())
         raise UsageError(f"unknown optimizer {args.optimizer!r}; "
                          f"known: {names}")
+    check_number("--batch-size", args.batch_size, low=1, integer=True)
+    check_number("--steps", args.steps, low=3, integer=True)
+    check_number("--seed", args.seed, low=0, high=2**32 - 1, integer=True)
+    check_number("--min-lr", args.min_lr, low=0.0, closed="(]")
+    check_number("--max-lr", args.max_lr, low=0.0, closed="(]")
+    if not args.min_lr < args.max_lr:
+        raise UsageError(f"--min-lr must be below --max-lr. Received: "
+                         f"--min-lr={args.min_lr!r}, --max-lr={args.max_lr!r}")
+    check_output_file("--plot", args.plot)
+    _check_image_format("--plot", args.plot)
+
+
+def _check_image_format(option, path):
+    import os
+
+    from matplotlib.figure import Figure
+
+    from keras_optlab.cli import UsageError
+
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    formats = Figure().canvas.get_supported_filetypes()
+    if suffix and suffix not in formats:  # none: matplotlib writes PNG
+        raise UsageError(f"{option} must end in an image format matplotlib "
+                         f"writes ({', '.join('.' + f for f in formats)}). "
+                         f"Received: {option}={path!r}")
+
+
+def run(args):
+    from keras_optlab import optimizers
+    from keras_optlab.cli import UsageError
+    from keras_optlab.lr_finder import find_learning_rate
+
+    check(args)
     build = digits_problem if args.data == "digits" else regression_problem
     model, x, y, loss = build(args.seed)
     model.compile(optimizer=optimizers.get(args.optimizer), loss=loss)

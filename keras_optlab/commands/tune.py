@@ -83,50 +83,75 @@ def add_arguments(parser):
                         help="the chief's address (default 127.0.0.1:8000)")
 
 
+def check_oracle(args):
+    """--oracle as (host, port) when --chief or --worker is given."""
+    if not (args.chief or args.worker is not None):
+        return None
+    host, _, port = args.oracle.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError("--oracle must be HOST:PORT with PORT in 1..65535. "
+                         f"Received: --oracle={args.oracle!r}")
+    if args.worker is not None and ("chief" in args.worker
+                                    or not args.worker.strip()):
+        raise UsageError("A worker ID must be non-empty and may not contain "
+                         f"'chief'. Received: --worker={args.worker!r}")
+    return host, port
+
+
 def set_distributed_environment(args):
     """Turns --chief/--worker into Keras Tuner's environment variables."""
-    if not (args.chief or args.worker):
+    oracle = check_oracle(args)
+    if oracle is None:
         return
-    host, _, port = args.oracle.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError("--oracle must be HOST:PORT. "
-                         f"Received: --oracle={args.oracle!r}")
-    os.environ["KERASTUNER_ORACLE_IP"] = host
-    os.environ["KERASTUNER_ORACLE_PORT"] = port
+    os.environ["KERASTUNER_ORACLE_IP"], os.environ[
+        "KERASTUNER_ORACLE_PORT"] = oracle
     if args.chief:
         os.environ["KERASTUNER_TUNER_ID"] = "chief"
     else:
-        if "chief" in args.worker:
-            raise UsageError("A worker ID may not contain 'chief'. "
-                             f"Received: --worker={args.worker!r}")
         os.environ["KERASTUNER_TUNER_ID"] = f"worker_{args.worker}"
 
 
-def run(args):
+def check(args):
+    """The options, the recipe, its data (read and checked) and the model
+    built once on it, and the search directory; nothing is written.
+    Returns `(path, recipe, data)`."""
+    from keras_optlab.cli import check_number
+    from keras_optlab.cli import check_output_directory
+    from keras_optlab.compare import recipe_problem
     from keras_optlab.tuning import recipes
-    from keras_optlab.tuning import results
-    from keras_optlab.tuning.datasets import DatasetError
-    from keras_optlab.tuning.search import run_search
 
-    if args.max_trials is not None and args.max_trials < 1:
-        raise UsageError("--max-trials must be >= 1. "
-                         f"Received: --max-trials={args.max_trials}")
+    if args.max_trials is not None:
+        check_number("--max-trials", args.max_trials, low=1, integer=True)
+    if args.seed is not None:
+        check_number("--seed", args.seed, low=0, high=2**32 - 1,
+                     integer=True)
+    check_oracle(args)
     path = find_recipe(args.recipe)
     try:
         recipe = recipes.load_recipe(path)
-    except recipes.RecipeError as error:
+        check_output_directory("--directory",
+                               os.path.join(args.directory, recipe.name))
+        data = recipe.load_data()
+        recipes.check_model_fits(recipe, recipe_problem(recipe, data)
+                                 .build_model)
+    except ValueError as error:  # RecipeError, DatasetError
         raise UsageError(str(error)) from None
+    return path, recipe, data
+
+
+def run(args):
+    from keras_optlab.tuning import results
+    from keras_optlab.tuning.search import run_search
+
+    path, recipe, data = check(args)
     set_distributed_environment(args)
     print(f"recipe: {path}" + (f" ({recipe.description})"
                                if recipe.description else ""), flush=True)
-    try:
-        result = run_search(
-            recipe, tuner=args.tuner, max_trials=args.max_trials,
-            directory=args.directory, overwrite=args.overwrite,
-            seed=args.seed, pruning=False if args.no_pruning else None,
-            progress=lambda line: print(line, flush=True))
-    except DatasetError as error:
-        raise UsageError(str(error)) from None
+    result = run_search(
+        recipe, tuner=args.tuner, max_trials=args.max_trials,
+        directory=args.directory, overwrite=args.overwrite,
+        seed=args.seed, pruning=False if args.no_pruning else None,
+        progress=lambda line: print(line, flush=True), data=data)
     if result.role == "worker":
         print(f"worker done in {result.seconds:.1f} s; the chief writes the "
               "results", flush=True)

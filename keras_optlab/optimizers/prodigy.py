@@ -3,6 +3,7 @@ solution."""
 
 import math
 
+import numpy as np
 from keras import ops
 
 from keras_optlab.optimizers import validation
@@ -76,7 +77,8 @@ class Prodigy(OptlabOptimizer):
         beta_3: decay of r and s, in [0, 1), or None for sqrt(beta_2).
             Defaults to None.
         epsilon: in (0, 1]. Defaults to 1e-8.
-        d0: the initial estimate d_0, > 0. Defaults to 1e-6.
+        d0: the initial estimate d_0, > 0; `d0 * epsilon` must be at least
+            float32's smallest normal number, about 1.2e-38. Defaults to 1e-6.
         growth_rate: G >= 1, or `math.inf`. Defaults to inf.
         weight_decay: lambda >= 0, or None. Defaults to None.
         use_bias_correction: see above. Defaults to False.
@@ -120,6 +122,18 @@ class Prodigy(OptlabOptimizer):
             beta_3 = validation.check_beta("beta_3", beta_3)
         epsilon = validation.check_epsilon(epsilon)
         d0 = validation.check_range("d0", d0, low=0.0, closed="(]")
+        if not validation.positive_in_float32(
+            np.float32(d0) * np.float32(epsilon)
+        ):
+            # d only grows, so d * epsilon >= d0 * epsilon; if that product
+            # is 0 in float32 (TensorFlow flushes subnormals), the step
+            # sqrt(v) + d * epsilon is 0 on a zero gradient: 0 / 0 = NaN.
+            raise ValueError(
+                "`d0 * epsilon` must be at least "
+                f"{validation.FLOAT32_TINY:.4g} (float32's smallest normal "
+                "number): the step divides by sqrt(v) + d * epsilon. "
+                f"Received: d0={d0!r}, epsilon={epsilon!r}"
+            )
         if not (isinstance(growth_rate, float) and growth_rate == math.inf):
             growth_rate = validation.check_range(
                 "growth_rate", growth_rate, low=1.0

@@ -35,6 +35,16 @@ def check_real(name, value):
     return value
 
 
+# float32's smallest normal number. TensorFlow's CPU kernels flush smaller
+# (subnormal) values to 0.
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def positive_in_float32(value):
+    """True when `value` stays > 0 in a float32 run (no subnormals)."""
+    return abs(float(np.float32(value))) >= FLOAT32_TINY
+
+
 def check_range(name, value, low=None, high=None, closed="[]"):
     """Checks that `value` lies in the interval given by `low`, `high`.
 
@@ -60,11 +70,13 @@ def check_range(name, value, low=None, high=None, closed="[]"):
             f"`{name}` must be in {_describe(low, high, closed)}. "
             f"Received: {name}={value!r}"
         )
-    if low == 0.0 and closed[0] == "(" and np.float32(value) == 0.0:
-        # An excluded zero must stay excluded where training runs: a value
-        # below float32's smallest subnormal is 0 there, and 0 / 0 = NaN.
+    if low == 0.0 and closed[0] == "(" and not positive_in_float32(value):
+        # An excluded zero must stay excluded where training runs: TensorFlow
+        # flushes float32 subnormals to 0 (measured: Adam with
+        # epsilon=1e-40 gives 0 / 0 = NaN on a zero gradient).
         raise ValueError(
-            f"`{name}` must be positive in float32 (at least about 1.4e-45). "
+            f"`{name}` must be at least {FLOAT32_TINY:.4g} (float32's "
+            "smallest normal number; smaller values are 0 in training). "
             f"Received: {name}={value!r}"
         )
     return value

@@ -19,6 +19,7 @@ Labels of user files may be any integers or strings; they are mapped to
 import csv
 import dataclasses
 import os
+import zipfile
 
 import numpy as np
 
@@ -141,10 +142,63 @@ def _keras_dataset(name):
                    int(y_train.max()) + 1)
 
 
-def _check_file(path):
+def _check_file(path, kind):
+    if os.path.isdir(path):
+        raise DatasetError(f"{path}: is a directory; expected a {kind} "
+                           f"file. Received: dataset={path!r}")
     if not os.path.isfile(path):
         raise DatasetError(f"Dataset file not found. Received: "
                            f"dataset={path!r}")
+    if os.path.getsize(path) == 0:
+        raise DatasetError(f"{path}: the file is empty; expected a {kind} "
+                           "dataset")
+
+
+def _check_features(path, name, x):
+    """`x` as float32: numbers, at least (samples, features), finite."""
+    x = np.asarray(x)
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DatasetError(f"{path}: array {name!r} holds {x.dtype}; "
+                           "expected numbers")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise DatasetError(f"{path}: array {name!r} has shape {x.shape}; "
+                           "expected (samples, features...) with at least "
+                           "one sample")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range
+        x = x.astype("float32")
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any():
+        raise DatasetError(
+            f"{path}: array {name!r} holds NaN or inf (or numbers beyond "
+            f"float32's range) in {int(bad.sum())} samples, the first at "
+            f"index {int(np.argmax(bad))}; expected finite numbers")
+    return x
+
+
+def _check_labels(path, name, y, samples):
+    """Class labels: shape (samples,) or (samples, 1); integers or strings
+    (numbers with a fraction, NaN or inf are not classes)."""
+    y = np.asarray(y)
+    if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
+        raise DatasetError(f"{path}: array {name!r} has shape {y.shape}; "
+                           "expected (samples,) or (samples, 1) class labels")
+    y = y.reshape(-1)
+    if len(y) != samples:
+        raise DatasetError(f"{path}: {name!r} has {len(y)} labels but the "
+                           f"features have {samples} samples; expected one "
+                           "label per sample")
+    if y.dtype.kind == "f":
+        fractional = ~np.isfinite(y) | (y != np.round(y))
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise DatasetError(
+                f"{path}: {name!r} holds {y[i].item()!r} at index {i}; expected "
+                "integer or string class labels (this is a classification "
+                "search)")
+    elif y.dtype.kind not in "iubUS":
+        raise DatasetError(f"{path}: {name!r} holds {y.dtype}; expected "
+                           "integer or string class labels")
+    return y
 
 
 def _encode_labels(y, path):
@@ -156,28 +210,47 @@ def _encode_labels(y, path):
 
 
 def _npz(path, validation_split, seed):
-    _check_file(path)
+    _check_file(path, ".npz")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            raise DatasetError(f"{path}: not a .npz file (expected a zip "
+                               "archive of .npy arrays, as numpy.savez "
+                               "writes)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             found = dict(arrays)
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"Cannot read {path!r} as .npz: {error}") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        problem = " ".join(str(error).split())[:200]
+        raise DatasetError(f"{path}: cannot read it as .npz ({problem}); "
+                           "expected numpy.savez's arrays 'x' and 'y' "
+                           "without pickled objects") from None
     if "x" not in found or "y" not in found:
         raise DatasetError(
             f"{path}: a .npz dataset needs arrays 'x' and 'y'. Found: "
             f"{', '.join(sorted(found)) or 'no arrays'}")
-    x, y = found["x"].astype("float32"), found["y"].reshape(-1)
-    if len(x) != len(y):
-        raise DatasetError(f"{path}: 'x' has {len(x)} samples but 'y' has "
-                           f"{len(y)}")
-    has_val = "x_val" in found and "y_val" in found
-    all_y = np.concatenate([y, found["y_val"].reshape(-1)]) if has_val else y
-    encoded, names = _encode_labels(all_y, path)
+    if ("x_val" in found) != ("y_val" in found):
+        raise DatasetError(f"{path}: holds only one of 'x_val' and 'y_val'; "
+                           "expected both or neither")
+    x = _check_features(path, "x", found["x"])
+    y = _check_labels(path, "y", found["y"], len(x))
+    has_val = "x_val" in found
     if not has_val:
+        encoded, names = _encode_labels(y, path)
         return _split(path, x, encoded, validation_split, seed, names)
+    x_val = _check_features(path, "x_val", found["x_val"])
+    if x_val.shape[1:] != x.shape[1:]:
+        raise DatasetError(f"{path}: 'x_val' samples have shape "
+                           f"{x_val.shape[1:]}, 'x' samples {x.shape[1:]}; "
+                           "expected the same")
+    y_val = _check_labels(path, "y_val", found["y_val"], len(x_val))
+    if y.dtype.kind in "US" and y_val.dtype.kind not in "US" or \
+            y_val.dtype.kind in "US" and y.dtype.kind not in "US":
+        raise DatasetError(f"{path}: 'y' holds {y.dtype} and 'y_val' "
+                           f"{y_val.dtype}; expected labels of one kind")
+    encoded, names = _encode_labels(np.concatenate([y, y_val]), path)
     n = len(y)
-    return Dataset(path, x, encoded[:n], found["x_val"].astype("float32"),
-                   encoded[n:], len(names), names)
+    return Dataset(path, x, encoded[:n], x_val, encoded[n:], len(names),
+                   names)
 
 
 def _is_number(text):
@@ -189,18 +262,29 @@ def _is_number(text):
 
 
 def _csv(path, label_column, validation_split, seed):
-    _check_file(path)
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
+    _check_file(path, ".csv")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text ({error.reason} at byte "
+                           f"{error.start}); expected a CSV file") from None
+    except csv.Error as error:
+        raise DatasetError(f"{path}: not a readable CSV file ({error})"
+                           ) from None
     if not rows:
-        raise DatasetError(f"{path}: the CSV file is empty")
+        raise DatasetError(f"{path}: the CSV file is empty; expected one "
+                           "sample per row")
     header = None
     if not all(_is_number(cell) for cell in rows[0]):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
-    width = len(rows[0]) if rows else 0
+    width = len(rows[0]) if rows else len(header)
     if width < 2 or len(rows) < 2:
-        raise DatasetError(f"{path}: a CSV dataset needs at least 2 columns "
-                           "and 2 rows")
+        found = (f"{'a header and ' if header else ''}{len(rows)} data "
+                 f"row{'s' if len(rows) != 1 else ''} of {width} "
+                 f"column{'s' if width != 1 else ''}")
+        raise DatasetError(f"{path}: found {found}; a CSV dataset needs at "
+                           "least 2 columns and 2 data rows")
     if label_column is None:
         index = width - 1
     elif isinstance(label_column, int) and not isinstance(label_column, bool):
@@ -228,10 +312,12 @@ def _csv(path, label_column, validation_split, seed):
         except ValueError as error:
             raise DatasetError(f"{path}, line {number}: {error}") from error
     if all(_is_number(label) for label in labels):
-        labels = [float(label) for label in labels]
+        labels = _check_labels(path, "label column",
+                               np.array([float(v) for v in labels]),
+                               len(labels))
+    x = _check_features(path, "features", np.asarray(features))
     encoded, names = _encode_labels(labels, path)
-    return _split(path, np.asarray(features, dtype="float32"), encoded,
-                  validation_split, seed, names)
+    return _split(path, x, encoded, validation_split, seed, names)
 
 
 def synthetic_images(samples=2000, image_size=32, num_classes=10, noise=0.35,

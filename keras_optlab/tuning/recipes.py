@@ -176,13 +176,15 @@ class _Checker:
             self.fail(field, f"must be one of {', '.join(choices)}", value)
         return value
 
-    def integer(self, table, section, key, default, low):
+    def integer(self, table, section, key, default, low, high=None):
         value = table.get(key, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) \
-                or value < low:
-            self.fail(f"{section}.{key}", f"must be an integer >= {low}",
+                or value < low or (high is not None and value > high):
+            want = (f">= {low}" if high is None
+                    else f"in [{low}, {high}]")
+            self.fail(f"{section}.{key}", f"must be an integer {want}",
                       value)
         return value
 
@@ -206,14 +208,14 @@ class _Checker:
             self.fail(f"{section}.{key}", "must be true or false", value)
         return value
 
-    def int_list(self, table, section, key, default, low):
+    def int_list(self, table, section, key, default, low, high):
         value = table.get(key, default)
         field = f"{section}.{key}"
-        if not isinstance(value, list) or not value or any(
+        if not isinstance(value, list) or not value or len(value) > 64 or any(
                 isinstance(v, bool) or not isinstance(v, int) or v < low
-                for v in value):
-            self.fail(field, f"must be a non-empty list of integers >= {low}",
-                      value)
+                or v > high for v in value):
+            self.fail(field, "must be a list of 1 to 64 integers in "
+                      f"[{low}, {high}]", value)
         return value
 
     def float_range(self, value, field, sampling, low=None, high=None):
@@ -234,6 +236,24 @@ class _Checker:
         return space_module.FloatRange(lo, hi, sampling)
 
 
+def check_model_fits(recipe, build_model):
+    """Builds the model once (no training) and raises `RecipeError` when
+    the recipe's model does not fit its data (a conv net on flat CSV rows,
+    more pooling than the image has pixels)."""
+    import keras
+
+    try:
+        build_model()
+    except (ValueError, TypeError) as error:
+        problem = " ".join(str(error).split())[:300]
+        raise RecipeError(
+            f"{recipe.path}: `model.kind` = \"{recipe.model}\" does not fit "
+            f"the data ({problem}). Received: model.kind=\"{recipe.model}\""
+        ) from None
+    finally:
+        keras.utils.clear_session()
+
+
 def _toml_text(value):
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -245,6 +265,11 @@ def _toml_text(value):
         return "{...}"
     return repr(value)
 
+
+# Upper bounds that keep a typo (units = [1000000000]) from exhausting the
+# memory while the model is built or the data generated.
+MAX_WIDTH = 65536
+SYNTHETIC_BYTES = 4 * 2**30
 
 # Bounds the optimizers themselves enforce, checked here so a bad range fails
 # before training rather than in the middle of a trial.
@@ -264,8 +289,14 @@ def load_recipe(path):
     try:
         with open(path, "rb") as f:
             document = tomllib.load(f)
+    except UnicodeDecodeError as error:
+        raise RecipeError(f"{path}: not UTF-8 text, as TOML must be "
+                          f"({error.reason} at byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
-        raise RecipeError(f"{path}: malformed TOML: {error}") from error
+        raise RecipeError(f"{path}: malformed TOML: {error}") from None
+    except OSError as error:
+        raise RecipeError(f"{path}: cannot read the recipe: "
+                          f"{error.strerror}") from None
     return recipe_from_dict(document, path)
 
 
@@ -292,6 +323,9 @@ def recipe_from_dict(document, path="<recipe>"):
         base = os.path.dirname(os.path.abspath(path)) \
             if path != "<recipe>" else os.getcwd()
         resolved = os.path.join(base, os.path.expanduser(dataset))
+        if os.path.isdir(resolved):
+            check.fail("data.dataset", f"is a directory ({resolved}); "
+                       "expected a .npz or .csv file", dataset)
         if not os.path.isfile(resolved):
             check.fail("data.dataset", f"is not a file ({resolved} does not "
                        "exist)", dataset)
@@ -306,10 +340,18 @@ def recipe_from_dict(document, path="<recipe>"):
     max_samples = check.integer(data, "data", "max_samples", None, 2)
     synthetic_table = check.table(document, "data.synthetic")
     synthetic = {}
-    for key, low in (("samples", 10), ("image_size", 4), ("num_classes", 2)):
+    for key, low, high in (("samples", 10, 10**6), ("image_size", 4, 1024),
+                           ("num_classes", 2, 1000)):
         if key in synthetic_table:
             synthetic[key] = check.integer(synthetic_table, "data.synthetic",
-                                           key, None, low)
+                                           key, None, low, high)
+    image_bytes = (synthetic.get("samples", 2000)
+                   * synthetic.get("image_size", 32) ** 2 * 3 * 4)
+    if image_bytes > SYNTHETIC_BYTES:
+        check.fail("data.synthetic", "would take "
+                   f"{image_bytes / 2**30:.1f} GiB (samples x image_size^2 "
+                   f"x 3 x 4 bytes; at most {SYNTHETIC_BYTES / 2**30:g} GiB)",
+                   synthetic_table)
     if "noise" in synthetic_table:
         synthetic["noise"] = check.number(synthetic_table, "data.synthetic",
                                           "noise", None, 0.0, 10.0)
@@ -320,13 +362,15 @@ def recipe_from_dict(document, path="<recipe>"):
     model_options = {}
     if "units" in model_table:
         model_options["units"] = tuple(
-            check.int_list(model_table, "model", "units", None, 1))
+            check.int_list(model_table, "model", "units", None, 1,
+                           MAX_WIDTH))
     if "filters" in model_table:
         model_options["filters"] = tuple(
-            check.int_list(model_table, "model", "filters", None, 1))
+            check.int_list(model_table, "model", "filters", None, 1,
+                           MAX_WIDTH))
     if "dense_units" in model_table:
         model_options["dense_units"] = check.integer(
-            model_table, "model", "dense_units", None, 1)
+            model_table, "model", "dense_units", None, 1, MAX_WIDTH)
     wrong = {"mlp": ("filters", "dense_units"), "conv": ("units",)}[kind]
     for key in wrong:
         if key in model_options:
@@ -346,7 +390,8 @@ def recipe_from_dict(document, path="<recipe>"):
                        'search.direction = "max" or "min"', objective)
     elif direction not in ("max", "min"):
         check.fail("search.direction", 'must be "max" or "min"', direction)
-    seed = check.integer(search, "search", "seed", 1, 0)
+    # numpy's legacy seeding (keras.utils.set_random_seed) takes < 2**32.
+    seed = check.integer(search, "search", "seed", 1, 0, 2**32 - 1)
     initial_points = check.integer(search, "search", "initial_points", None,
                                    1)
     if initial_points is not None and tuner != "bayesian":
@@ -366,7 +411,7 @@ def recipe_from_dict(document, path="<recipe>"):
     if len(set(names)) != len(names):
         check.fail("space.optimizers", "lists an optimizer twice", names)
     batch_sizes = check.int_list(space_table, "space", "batch_sizes",
-                                 [32, 64, 128], 1)
+                                 [32, 64, 128], 1, 2**20)
     dropout = space_table.get("dropout", [0.0, 0.5])
     if isinstance(dropout, list):
         dropout = check.float_range(dropout, "space.dropout", "linear",

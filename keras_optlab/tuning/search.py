@@ -72,7 +72,7 @@ def build_callbacks(recipe, tensorboard_dir, pruning):
 
 def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                overwrite=False, seed=None, pruning=None, build_model=None,
-               progress=print):
+               progress=print, data=None):
     """Runs (or resumes) the search a recipe describes.
 
     Args:
@@ -86,6 +86,7 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
         build_model: a function `build_model(hp, dropout_rate)` used instead
             of the recipe's model.
         progress: a function taking one line of text, or `None`.
+        data: the recipe's `Dataset` when already loaded (and checked).
 
     Returns:
         A `SearchResult`.
@@ -100,7 +101,7 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     if kind == "hyperband":
         use_pruning = False
 
-    data = recipe.load_data()
+    data = recipe.load_data() if data is None else data
     say = progress or (lambda line: None)
     say(f"data: {data}")
     hypermodel = OptimizerHyperModel(
