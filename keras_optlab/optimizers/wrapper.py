@@ -57,6 +57,22 @@ def _in_replica_context_of_a_strategy():
     )
 
 
+def _traced_without_branches():
+    """Whether a branch with side effects would not trace correctly here:
+    on JAX (`ops.cond` is `lax.cond`, which traces its branches; `fit` runs
+    `stateless_apply` under `jax.jit`) and under `torch.compile` (which
+    breaks the graph at `ops.cond`; a `where` fuses into the action's own
+    pass)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
 def _assign_where(variable, due, value):
     variable.assign(ops.where(due, value, variable))
 
@@ -102,11 +118,14 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     `action(variables)`, the new values it writes, as (variable, value)
     pairs computed from the values before any is written.
 
-    The pairs are written as `where(due, value, old value)`: a step has no
-    branch with side effects, so it traces the same way under `tf.function`,
-    XLA, `jax.jit` (through `stateless_apply`) and `torch.compile`. Under a
-    `tf.distribute` strategy the writes run in cross-replica context, each
-    replica's copy taking its own (identical) value.
+    Where a step is traced (`jax.jit` through `stateless_apply`,
+    `torch.compile`) the pairs are written as `where(due, value, old value)`,
+    with no branch holding side effects. Under a `tf.distribute` strategy
+    they are written the same way in cross-replica context (`merge_call`,
+    then `strategy.extended.update` per variable, as Keras' TensorFlow
+    optimizer writes its updates), each replica's copy taking its own,
+    identical, value. Elsewhere (TensorFlow with or without XLA, eager
+    torch) an `ops.cond` runs the action only when it is due.
 
     `learning_rate` and `iterations` are the inner optimizer's; `variables`
     lists the wrapper's state, then the inner optimizer's variables, so a
@@ -188,17 +207,30 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     def _run_action(self, variables, updated):
         due = self.action_due(updated)
-        pairs = self.action(variables)
         if _in_replica_context_of_a_strategy():
             import tensorflow as tf
 
+            pairs = self.action(variables)
             tf.distribute.get_replica_context().merge_call(
                 _write_across_replicas,
                 args=(due, [(value, target.value) for target, value in pairs]),
             )
             return
-        for target, value in pairs:
-            target.assign(ops.where(due, value, target.value))
+        if _traced_without_branches():
+            for target, value in self.action(variables):
+                target.assign(ops.where(due, value, target.value))
+            return
+
+        def write():
+            for target, value in self.action(variables):
+                target.assign(value)
+
+        # A branch skips the action's passes over the weights on the steps
+        # where it is not due. With a `where` instead, Lookahead's `apply`
+        # (SGD with momentum, 9.4M float32 parameters, CPU) took 2.2 times as
+        # long on TensorFlow (30 ms against 14; 12 for SGD alone) and 3.4
+        # times on eager torch.
+        ops.cond(due, write, lambda: None)
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         """Keras' stateless step (JAX's `fit`): the inner optimizer's own
