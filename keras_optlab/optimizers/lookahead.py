@@ -39,7 +39,8 @@ class Lookahead(OptimizerWrapper):
 
     `learning_rate` and `iterations` are the inner optimizer's. Base
     options (clipping, weight decay, EMA, ...) are set on the inner
-    optimizer, not here. TensorFlow backend; no `tf.distribute` strategy yet.
+    optimizer, not here. Runs on the TensorFlow, JAX and torch backends
+    (with or without `jit_compile`) and under `tf.distribute` strategies.
 
     Args:
         optimizer: the inner optimizer: any `keras.optimizers.Optimizer`,

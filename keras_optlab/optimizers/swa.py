@@ -38,8 +38,10 @@ class SWA(OptimizerWrapper):
     the snapshots are the weights at the cycles' lowest learning rate).
 
     `learning_rate` and `iterations` are the inner optimizer's; base options
-    (clipping, weight decay, EMA, ...) are set on it. TensorFlow backend;
-    no `tf.distribute` strategy yet.
+    (clipping, weight decay, EMA, ...) are set on it. Runs on the
+    TensorFlow, JAX and torch backends (with or without `jit_compile`) and
+    under `tf.distribute` strategies; so do `swa_batch_norm_update` and
+    `SWACallback`.
 
     Args:
         optimizer: the inner optimizer: any `keras.optimizers.Optimizer`,
