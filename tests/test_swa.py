@@ -132,6 +132,23 @@ def test_save_and_reload_mid_training_continues_identically(tmp_path):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+def test_skipped_nonfinite_step_is_not_averaged():
+    """The inner optimizer skips the batch with a NaN (its `iterations`
+    stays), so that call is no update for SWA either: 3 snapshots of 4
+    batches, the last one the final weights. On JAX the skip is a branch
+    inside the inner optimizer's `stateless_apply` under `jax.jit`."""
+    x, y = wrefs.linear_problem()
+    x = x.copy()
+    x[9, 0] = np.nan  # in the second batch of 8
+    model = _linear_model(SWA(Adam(0.05, on_nonfinite="skip"), 1, 1))
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    optimizer = model.optimizer
+    assert int(optimizer.inner_optimizer.nonfinite_steps.numpy()) == 1
+    assert int(optimizer.iterations.numpy()) == 3
+    assert int(optimizer.models_averaged.numpy()) == 3
+    assert np.all(np.isfinite(model.weights[0].numpy()))
+
+
 def test_callback_assigns_the_average():
     x, y = wrefs.linear_problem()
     model = _linear_model(SWA(keras.optimizers.SGD(0.1), 1, 1))

@@ -3,6 +3,7 @@ single-device run: weights and wrapper state (rtol 1e-5, atol 1e-6, as in
 test_compile_distribute.py: the all-reduce changes only the order of float32
 operations)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -56,8 +57,6 @@ def test_mirrored_strategy_matches_single_device(name, mirrored_strategy):
 
 def test_batch_norm_update_reads_a_tf_data_dataset():
     """tf.data batches give the statistics that a list of them gives."""
-    import keras
-
     x = np.random.default_rng(1).normal(size=(40, 3)).astype("float32")
     statistics = []
     for data in (tf.data.Dataset.from_tensor_slices((x, x)).batch(16),
