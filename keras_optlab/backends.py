@@ -10,13 +10,6 @@ reason, before any work is done.
 
 import keras
 
-_WRAPPER_REASON = (
-        "JAX trains through Optimizer.stateless_apply, which the wrapper "
-        "does not implement yet; on torch, model.compile(jit_compile=True) "
-        "gave wrong weights in our tests (torch.compile does not keep the "
-        "periodic synchronisation), so it is refused there too"
-    )
-
 # feature -> (backends it runs on, why not on the others)
 LIMITS = {
     "SAMModel": (
@@ -28,8 +21,6 @@ LIMITS = {
         ("tensorflow",),
         "it evaluates two gradients per batch with tf.GradientTape",
     ),
-    "Lookahead": (("tensorflow",), _WRAPPER_REASON),
-    "SWA": (("tensorflow",), _WRAPPER_REASON),
     "OptimizerMonitor": (
         ("tensorflow",),
         "it computes probe gradients with tf.GradientTape and writes "

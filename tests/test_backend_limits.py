@@ -28,10 +28,6 @@ def _build(feature, tmp_path):
         model.compile(optimizers.GradientDescent(0.1), "mse")
         x, y = _probe()
         return optimizers.sam_train_step(model, (x, y))
-    if feature == "Lookahead":
-        return optimizers.Lookahead(optimizers.Adam())
-    if feature == "SWA":
-        return optimizers.SWA(optimizers.Adam(), start_step=1)
     if feature == "OptimizerMonitor":
         from keras_optlab.monitoring import OptimizerMonitor
         return OptimizerMonitor(str(tmp_path), probe_data=_probe())

@@ -23,6 +23,8 @@ PORTABLE = [
     "tests/test_schedules.py",
     "tests/test_backend_limits.py",
     "tests/test_nonfinite.py",
+    "tests/test_lookahead.py",
+    "tests/test_swa.py",
 ]
 # Per backend, on top of PORTABLE. test_base_options.py stays in the
 # TensorFlow run: on torch Keras' own clipnorm/global_clipnorm compute the

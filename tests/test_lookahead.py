@@ -184,14 +184,6 @@ def test_bad_arguments(kwargs, error, text):
         Lookahead(**arguments)
 
 
-def test_several_replicas_are_refused_clearly(mirrored_strategy):
-    with mirrored_strategy.scope():
-        model = _linear_model(Lookahead(Adam(0.01)))
-    x, y = wrefs.linear_problem()
-    with pytest.raises(NotImplementedError, match="num_replicas_in_sync=2"):
-        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
-
-
 def test_assign_slow_weights_to_model():
     x, y = wrefs.linear_problem()
     model = _linear_model(Lookahead(Adam(0.05), sync_period=3))

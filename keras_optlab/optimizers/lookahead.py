@@ -39,7 +39,8 @@ class Lookahead(OptimizerWrapper):
 
     `learning_rate` and `iterations` are the inner optimizer's. Base
     options (clipping, weight decay, EMA, ...) are set on the inner
-    optimizer, not here. TensorFlow backend; no `tf.distribute` strategy yet.
+    optimizer, not here. Runs on the TensorFlow, JAX and torch backends
+    (with or without `jit_compile`) and under `tf.distribute` strategies.
 
     Args:
         optimizer: the inner optimizer: any `keras.optimizers.Optimizer`,
@@ -94,18 +95,16 @@ class Lookahead(OptimizerWrapper):
             )
         self.write_state_to(self._slow_weights, model_or_variables)
 
-    def after_update(self, variables, updated):
-        due = ops.logical_and(
+    def action_due(self, updated):
+        return ops.logical_and(
             updated, ops.equal(self.iterations % self.sync_period, 0)
         )
 
-        def synchronise():
-            for fast in variables:
-                slow = self.state_of(self._slow_weights, fast)
-                step = ops.multiply(
-                    ops.subtract(fast, slow), self.slow_step_size
-                )
-                slow.assign(ops.add(slow, ops.cast(step, slow.dtype)))
-                fast.assign(slow)
-
-        ops.cond(due, synchronise, lambda: None)
+    def action(self, variables):
+        pairs = []
+        for fast in variables:
+            slow = self.state_of(self._slow_weights, fast)
+            step = ops.multiply(ops.subtract(fast, slow), self.slow_step_size)
+            synchronised = ops.add(slow, ops.cast(step, slow.dtype))
+            pairs += [(slow, synchronised), (fast, synchronised)]
+        return pairs

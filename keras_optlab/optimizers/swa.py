@@ -38,8 +38,10 @@ class SWA(OptimizerWrapper):
     the snapshots are the weights at the cycles' lowest learning rate).
 
     `learning_rate` and `iterations` are the inner optimizer's; base options
-    (clipping, weight decay, EMA, ...) are set on it. TensorFlow backend;
-    no `tf.distribute` strategy yet.
+    (clipping, weight decay, EMA, ...) are set on it. Runs on the
+    TensorFlow, JAX and torch backends (with or without `jit_compile`) and
+    under `tf.distribute` strategies; so do `swa_batch_norm_update` and
+    `SWACallback`.
 
     Args:
         optimizer: the inner optimizer: any `keras.optimizers.Optimizer`,
@@ -103,27 +105,26 @@ class SWA(OptimizerWrapper):
         """How many weight snapshots the average holds (an int variable)."""
         return self._models_averaged
 
-    def after_update(self, variables, updated):
+    def action_due(self, updated):
         since_start = self.iterations - self.start_step
-        due = ops.logical_and(
+        return ops.logical_and(
             ops.logical_and(updated, ops.greater_equal(since_start, 0)),
             ops.equal(since_start % self.average_period, 0),
         )
 
-        def average():
-            for variable in variables:
-                mean = self.state_of(self._averages, variable)
-                count = ops.cast(self._models_averaged, mean.dtype)
-                # (w_swa n + w) / (n + 1), written as an update of the mean.
-                mean.assign(
-                    ops.add(
-                        mean,
-                        ops.divide(ops.subtract(variable, mean), count + 1.0),
-                    )
-                )
-            self._models_averaged.assign_add(1)
-
-        ops.cond(due, average, lambda: None)
+    def action(self, variables):
+        pairs = []
+        for variable in variables:
+            mean = self.state_of(self._averages, variable)
+            count = ops.cast(self._models_averaged, mean.dtype)
+            # (w_swa n + w) / (n + 1), written as an update of the mean.
+            pairs.append((
+                mean,
+                ops.add(mean, ops.divide(ops.subtract(variable, mean),
+                                         count + 1.0)),
+            ))
+        pairs.append((self._models_averaged, self._models_averaged + 1))
+        return pairs
 
     def assign_average_to(self, model_or_variables):
         """Writes w_swa into the model's weights.

@@ -13,7 +13,6 @@ import copy
 import keras
 from keras import ops
 
-from keras_optlab import backends
 # Options of `keras.optimizers.Optimizer` that belong on the inner optimizer.
 _BASE_OPTIONS = (
     "learning_rate",
@@ -48,21 +47,42 @@ def check_optimizer(value, name="optimizer"):
     )
 
 
-def _check_single_replica(name):
-    # The wrapper's writes happen in replica context, where mirrored
-    # variables refuse plain assignments: fail early and clearly.
+def _in_replica_context_of_a_strategy():
     if keras.backend.backend() != "tensorflow":
-        return
+        return False
     import tensorflow as tf
 
-    if (
-        tf.distribute.has_strategy()
-        and tf.distribute.get_strategy().num_replicas_in_sync > 1
-    ):
-        raise NotImplementedError(
-            f"{name} does not support tf.distribute strategies with several "
-            "replicas yet. Received: num_replicas_in_sync="
-            f"{tf.distribute.get_strategy().num_replicas_in_sync}"
+    return tf.distribute.has_strategy() and (
+        not tf.distribute.in_cross_replica_context()
+    )
+
+
+def _traced_without_branches():
+    """Whether a branch with side effects would not trace correctly here:
+    on JAX (`ops.cond` is `lax.cond`, which traces its branches; `fit` runs
+    `stateless_apply` under `jax.jit`) and under `torch.compile` (which
+    breaks the graph at `ops.cond`; a `where` fuses into the action's own
+    pass)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
+def _assign_where(variable, due, value):
+    variable.assign(ops.where(due, value, variable))
+
+
+def _write_across_replicas(distribution, due, values_and_variables):
+    # Cross-replica context: each device's copy of a variable takes that
+    # device's value, as Keras' TensorFlow optimizer writes its updates.
+    for value, variable in values_and_variables:
+        distribution.extended.update(
+            variable, _assign_where, args=(due, value), group=False
         )
 
 
@@ -87,13 +107,25 @@ class _ValueOf:
 
 
 class OptimizerWrapper(keras.optimizers.Optimizer):
-    """Runs `inner_optimizer`, then `after_update` on the updated weights.
+    """Runs `inner_optimizer`, then the wrapper's action on the weights.
 
     Subclasses validate their hyperparameters, call
     `super().__init__(optimizer, name=name, **kwargs)`, name their
     hyperparameters in `_config_keys`, create their state in
     `build_wrapper_state(var_list)` (returning the list of new variables) and
-    implement `after_update(variables, updated)`.
+    implement the action in two parts: `action_due(updated)`, a boolean
+    tensor saying whether it runs after this step, and
+    `action(variables)`, the new values it writes, as (variable, value)
+    pairs computed from the values before any is written.
+
+    Where a step is traced (`jax.jit` through `stateless_apply`,
+    `torch.compile`) the pairs are written as `where(due, value, old value)`,
+    with no branch holding side effects. Under a `tf.distribute` strategy
+    they are written the same way in cross-replica context (`merge_call`,
+    then `strategy.extended.update` per variable, as Keras' TensorFlow
+    optimizer writes its updates), each replica's copy taking its own,
+    identical, value. Elsewhere (TensorFlow with or without XLA, eager
+    torch) an `ops.cond` runs the action only when it is due.
 
     `learning_rate` and `iterations` are the inner optimizer's; `variables`
     lists the wrapper's state, then the inner optimizer's variables, so a
@@ -103,7 +135,6 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     _config_keys = ()
 
     def __init__(self, optimizer, name=None, **kwargs):
-        backends.require(type(self).__name__)
         optimizer = check_optimizer(optimizer)
         misplaced = [key for key in _BASE_OPTIONS if key in kwargs]
         if misplaced:
@@ -125,7 +156,6 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     def build(self, var_list):
         if self.built:
             return
-        _check_single_replica(type(self).__name__)
         var_list = list(var_list)
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
@@ -135,10 +165,17 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
     def build_wrapper_state(self, var_list):
         raise NotImplementedError
 
-    def after_update(self, variables, updated):
-        """Acts on `variables` after the inner step. `updated` is a boolean
-        tensor: False on the calls where the inner optimizer only
-        accumulated gradients (`gradient_accumulation_steps`)."""
+    def action_due(self, updated):
+        """A boolean scalar tensor: whether the action runs after this
+        step. `updated` is False on the calls where the inner optimizer only
+        accumulated gradients (`gradient_accumulation_steps`) or skipped a
+        non-finite step."""
+        raise NotImplementedError
+
+    def action(self, variables):
+        """The (variable, new value) pairs the action writes when it is due,
+        computed from the current values of `variables` (the updated model
+        variables) and of the wrapper's state."""
         raise NotImplementedError
 
     @property
@@ -159,12 +196,77 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         if not self.built:
             with keras.name_scope(self.name, caller=self):
                 self.build(trainable_variables)
-        # A copy: `convert_to_tensor` of a Keras variable returns the variable.
-        iterations_before = ops.add(self.iterations, 0)
+        # A copy: `convert_to_tensor` of a Keras variable returns the
+        # variable, and under torch.compile `ops.add(variable, 0)` aliases it
+        # too (the count read after the update: the action never ran).
+        iterations_before = ops.copy(self.iterations)
         self.inner_optimizer.apply(grads, trainable_variables)
         updated = ops.greater(self.iterations, iterations_before)
         with keras.name_scope(self.name, caller=self):
-            self.after_update(trainable_variables, updated)
+            self._run_action(trainable_variables, updated)
+
+    def _run_action(self, variables, updated):
+        due = self.action_due(updated)
+        if _in_replica_context_of_a_strategy():
+            import tensorflow as tf
+
+            pairs = self.action(variables)
+            tf.distribute.get_replica_context().merge_call(
+                _write_across_replicas,
+                args=(due, [(value, target.value) for target, value in pairs]),
+            )
+            return
+        if _traced_without_branches():
+            for target, value in self.action(variables):
+                target.assign(ops.where(due, value, target.value))
+            return
+
+        def write():
+            for target, value in self.action(variables):
+                target.assign(value)
+
+        # A branch skips the action's passes over the weights on the steps
+        # where it is not due. With a `where` instead, Lookahead's `apply`
+        # (SGD with momentum, 9.4M float32 parameters, CPU) took 2.2 times as
+        # long on TensorFlow (30 ms against 14; 12 for SGD alone) and 3.4
+        # times on eager torch.
+        ops.cond(due, write, lambda: None)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """Keras' stateless step (JAX's `fit`): the inner optimizer's own
+        `stateless_apply` (which keeps its conditional steps, such as
+        gradient accumulation or a skipped non-finite step, free of side
+        effects), then the action on the values it returns."""
+        if not self.built:
+            raise ValueError(
+                f"To call `stateless_apply`, {type(self).__name__} must be "
+                "built. Build it with `optimizer.build(trainable_variables)`."
+            )
+        optimizer_variables = list(optimizer_variables)
+        if len(optimizer_variables) != len(self.variables):
+            raise ValueError(
+                "`optimizer_variables` must match `optimizer.variables` one "
+                f"to one. Received {len(optimizer_variables)} values for "
+                f"{len(self.variables)} variables."
+            )
+        own = len(self._wrapper_variables)
+        mapping = list(zip(self.variables, optimizer_variables))
+        with keras.StatelessScope(state_mapping=mapping):
+            iterations_before = ops.copy(self.iterations)
+        trainable_values, inner_values = self.inner_optimizer.stateless_apply(
+            optimizer_variables[own:], grads, trainable_variables
+        )
+        mapping = list(
+            zip(self._trainable_variables, trainable_values)
+        ) + list(zip(self.variables, optimizer_variables[:own] + inner_values))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            updated = ops.greater(self.iterations, iterations_before)
+            with keras.name_scope(self.name, caller=self):
+                self._run_action(self._trainable_variables, updated)
+        return (
+            [scope.get_current_value(v) for v in self._trainable_variables],
+            [scope.get_current_value(v) for v in self.variables],
+        )
 
     def state_of(self, states, variable):
         """The entry of a per-variable state list for a model variable."""
@@ -220,10 +322,6 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
 
     def finalize_variable_values(self, var_list):
         self.inner_optimizer.finalize_variable_values(var_list)
-
-    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
-        backends.require(type(self).__name__)  # raises on JAX, which needs it
-        raise NotImplementedError("stateless_apply")
 
     def get_config(self):
         config = {
