@@ -12,15 +12,6 @@ import keras
 
 # feature -> (backends it runs on, why not on the others)
 LIMITS = {
-    "SAMModel": (
-        ("tensorflow",),
-        "its train step evaluates two gradients per batch with "
-        "tf.GradientTape",
-    ),
-    "sam_train_step": (
-        ("tensorflow",),
-        "it evaluates two gradients per batch with tf.GradientTape",
-    ),
     "OptimizerMonitor": (
         ("tensorflow",),
         "it computes probe gradients with tf.GradientTape and writes "

@@ -7,13 +7,8 @@ import numpy as np
 import pytest
 
 from keras_optlab import backends
-from keras_optlab import optimizers
 
 BACKEND = keras.backend.backend()
-
-
-def _model():
-    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
 
 
 def _probe():
@@ -21,13 +16,6 @@ def _probe():
 
 
 def _build(feature, tmp_path):
-    if feature == "SAMModel":
-        return optimizers.SAMModel(_model())
-    if feature == "sam_train_step":
-        model = _model()
-        model.compile(optimizers.GradientDescent(0.1), "mse")
-        x, y = _probe()
-        return optimizers.sam_train_step(model, (x, y))
     if feature == "OptimizerMonitor":
         from keras_optlab.monitoring import OptimizerMonitor
         return OptimizerMonitor(str(tmp_path), probe_data=_probe())

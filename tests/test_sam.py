@@ -1,4 +1,7 @@
-"""SAM steps against a NumPy reference of Foret et al.'s Algorithm 1."""
+"""SAM steps against a NumPy reference of Foret et al.'s Algorithm 1.
+
+Portable: runs on TensorFlow, JAX and torch (tests/test_backends.py), where
+`sam_train_step` takes what the backend's `train_step` receives."""
 
 import numpy as np
 import keras
@@ -72,10 +75,15 @@ def test_fit_with_adam_follows_reference(jit_compile):
     assert int(model.optimizer.iterations.numpy()) == 9
 
 
-def test_helper_in_a_custom_model():
+@pytest.mark.parametrize("rho_as", ["keyword", "positional"])
+def test_helper_in_a_custom_model(rho_as):
+    """One `train_step(self, *args)` for every backend: (data), or
+    (state, data) on JAX."""
     class SharpnessAware(keras.Model):
-        def train_step(self, data):
-            return sam_train_step(self, data, rho=0.1)
+        def train_step(self, *args):
+            if rho_as == "keyword":
+                return sam_train_step(self, *args, rho=0.1)
+            return sam_train_step(self, *args, 0.1)
 
     inputs = keras.Input((3,))
     keras.utils.set_random_seed(0)
@@ -88,6 +96,32 @@ def test_helper_in_a_custom_model():
     for got, p, g in zip(model.weights, params, g_sam):
         np.testing.assert_allclose(got.numpy(), p - helpers.as_float32(0.1) * g,
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_weights_restored_exactly_and_both_passes_update_batch_norm():
+    """With a learning rate of 0 the step leaves the weights bit for bit
+    (w + epsilon - epsilon would not); the moving statistics of a batch
+    normalisation on the inputs are updated twice, the second time from the
+    first update: m = momentum^2 m_0 + (1 - momentum^2) mean(x)."""
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.BatchNormalization(momentum=0.5),
+        keras.layers.Dense(2),
+    ])
+    model = SAMModel(inner, rho=0.5)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    x, y = _problem(samples=8)
+    before = [w.numpy().copy() for w in inner.trainable_weights]
+    model.train_on_batch(x, y)
+    for got, want in zip(inner.trainable_weights, before):
+        np.testing.assert_array_equal(got.numpy(), want)
+    norm = inner.layers[0]
+    mean, variance = np.float64(x).mean(axis=0), np.float64(x).var(axis=0)
+    np.testing.assert_allclose(norm.moving_mean.numpy(), 0.75 * mean,
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(norm.moving_variance.numpy(),
+                               0.25 + 0.75 * variance, rtol=1e-6)
 
 
 def test_save_and_reload_continues_identically(tmp_path):
@@ -119,3 +153,18 @@ def test_bad_arguments(kwargs, error, text):
     arguments.update(kwargs)
     with pytest.raises(error, match=text):
         SAMModel(**arguments)
+
+
+def test_helper_rejects_bad_arguments_before_any_work():
+    model = _dense()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [w.numpy().copy() for w in model.weights]
+    data = _problem(samples=4)
+    step_args = ((None, data) if keras.backend.backend() == "jax"
+                 else (data,))
+    with pytest.raises(ValueError, match="rho=-0.1"):
+        sam_train_step(model, *step_args, rho=-0.1)
+    with pytest.raises(TypeError, match="positional arguments after `model`"):
+        sam_train_step(model, *step_args, 0.1, 0.2, 0.3)
+    for got, want in zip(model.weights, before):
+        np.testing.assert_array_equal(got.numpy(), want)
