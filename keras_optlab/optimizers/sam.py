@@ -190,7 +190,23 @@ def sam_train_step(model, *step_args, rho=None):
       `(logs, new_state)` with `state = (trainable_variables,
       non_trainable_variables, optimizer_variables, metrics_variables)`.
 
-    So one `train_step` serves all three backends:
+    Example, TensorFlow and torch:
+
+    ```
+    class MyModel(keras.Model):
+        def train_step(self, data):
+            return sam_train_step(self, data, rho=0.05)
+    ```
+
+    JAX:
+
+    ```
+    class MyModel(keras.Model):
+        def train_step(self, state, data):
+            return sam_train_step(self, state, data, rho=0.05)
+    ```
+
+    Or one `train_step` for all three backends:
 
     ```
     class MyModel(keras.Model):
