@@ -93,9 +93,10 @@ def test_helper_in_a_custom_model(rho_as):
     x, y = _problem(samples=8)
     model.train_on_batch(x, y)
     g_sam = wrefs.sam_gradients(params, np.float64(x), np.float64(y), 0.1)
+    lr = helpers.as_float32(0.1)
     for got, p, g in zip(model.weights, params, g_sam):
-        np.testing.assert_allclose(got.numpy(), p - helpers.as_float32(0.1) * g,
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got.numpy(), p - lr * g, rtol=1e-5,
+                                   atol=1e-6)
 
 
 def test_weights_restored_exactly_and_both_passes_update_batch_norm():
