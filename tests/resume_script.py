@@ -4,7 +4,9 @@
 
 Trains with ExactResume(DIRECTORY, save_freq=3) and writes the final
 weights and optimizer variables to OUTPUT (an .npz, written atomically).
-SLEEP seconds after each batch give the parent time to kill it anywhere.
+SLEEP seconds after each batch give the parent time to kill it anywhere;
+"training" is printed (flushed) when the first batch of this process
+starts, so the parent can time its kill from there, not from start-up.
 """
 
 import os
@@ -25,6 +27,13 @@ class Sleep(keras.callbacks.Callback):
     def __init__(self, seconds):
         super().__init__()
         self.seconds = seconds
+
+        self.started = False
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if not self.started:
+            self.started = True
+            print("training", flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
         time.sleep(self.seconds)
