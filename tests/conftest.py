@@ -2,6 +2,12 @@
 
 TensorFlow fixes its devices at first use, so the two logical CPU devices that
 the MirroredStrategy tests need are made here, before any test runs.
+
+`pytest` runs the suite in two worker processes (pytest-xdist, `-n 2
+--dist loadgroup` in pyproject.toml). The tests that use the session's
+MirroredStrategy all go to one worker, in file order (xdist group
+"mirrored"): collective ops of different strategies, or of one strategy
+whose tests interleave with others' in one process, clash on their keys.
 """
 
 import os
@@ -33,6 +39,12 @@ if keras.backend.backend() == "tensorflow":
         [tf.config.LogicalDeviceConfiguration(),
          tf.config.LogicalDeviceConfiguration()],
     )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "mirrored_strategy" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("mirrored"))
 
 
 @pytest.fixture(scope="session")

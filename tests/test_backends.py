@@ -47,7 +47,7 @@ def test_optimizer_table_on_backend(backend):
     env = {**os.environ, "KERAS_BACKEND": backend}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-x", *PORTABLE, *EXTRA[backend]],
+         "-n", "0", "-x", *PORTABLE, *EXTRA[backend]],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail

@@ -159,17 +159,11 @@ def test_rows_only_flag_matches_table(row):
     assert cls._sparse_update_touches_rows_only == row.sparse_writes
 
 
-def _mirrored():
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    assert len(devices) >= 2, "conftest.py makes two logical CPU devices"
-    return tf.distribute.MirroredStrategy(devices[:2])
-
-
 # Prodigy and Nadam override `_backend_update_step`; Prodigy also sums
 # over all variables after their updates.
 @pytest.mark.parametrize("name", ["nadam", "prodigy"])
-def test_mirrored_strategy(name):
-    strategy = _mirrored()
+def test_mirrored_strategy(name, mirrored_strategy):
+    strategy = mirrored_strategy
     x, y = models.regression_data(n=64)
     weights = {}
     for fused in (True, False):

@@ -303,12 +303,8 @@ def test_xla_raise_skips_and_counts():
 
 
 @tf_only
-def test_mirrored_replicas_agree_to_skip():
-    import tensorflow as tf
-
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    assert len(devices) == 2, "conftest.py makes two logical CPU devices"
-    strategy = tf.distribute.MirroredStrategy(devices)
+def test_mirrored_replicas_agree_to_skip(mirrored_strategy):
+    strategy = mirrored_strategy
     # The NaN sample is in the first half of batch 2: replica 0 only.
     x, y = _fit_data(poison_batch=2)
     model = _fit(x, y, "skip", strategy=strategy)
