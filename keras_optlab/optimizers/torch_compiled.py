@@ -13,6 +13,11 @@ benchmarks/RESULTS.md), far more than small runs gain, and it needs a C++
 compiler. `fused="auto"` and `fused=False` keep Keras' eager path. Where
 compilation fails (no compiler, an op TorchDynamo cannot trace), a warning
 says so once and the step runs eagerly from then on.
+
+Known limit (benchmarks/RESULTS.md): every optimizer compiles the same
+function, and TorchDynamo stops recompiling it after
+`torch._dynamo.config.recompile_limit` (8) variants in one process; later
+optimizers then run eagerly, with torch's log warning but no error.
 """
 
 import warnings
