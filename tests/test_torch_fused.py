@@ -36,3 +36,32 @@ def test_compiled_equals_eager(name):
     for a, b in zip(results[True], results[False]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=0)
     assert not np.allclose(results[True][0], params[0])
+
+
+def test_each_optimizer_compiles_its_own_step():
+    """TorchDynamo stops recompiling a function after its recompile limit
+    (8) and then runs it eagerly without an error: with one shared update
+    function the ninth fused optimizer of a process ran eagerly. With the
+    limit at 1, two optimizers must still add a compiled graph each."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    limit = torch._dynamo.config.recompile_limit
+    torch._dynamo.config.recompile_limit = 1
+    try:
+        for name in ("gradient_descent", "momentum"):
+            before = counters["stats"]["unique_graphs"]
+            optimizer = helpers.make_optimizer(name, learning_rate=0.1,
+                                               fused=True)
+            (variable,) = helpers.make_variables([np.ones(4)])
+            for _ in range(2):
+                optimizer.apply([keras.ops.ones(4, dtype=variable.dtype)],
+                                [variable])
+            assert counters["stats"]["unique_graphs"] > before, name
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(variable),
+                np.ones(4) - 0.1 * (2.0 if name == "gradient_descent"
+                                    else 1.0 + (1.0 + 0.9)),
+                rtol=1e-12)
+    finally:
+        torch._dynamo.config.recompile_limit = limit

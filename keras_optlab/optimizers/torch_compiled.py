@@ -14,12 +14,14 @@ compiler. `fused="auto"` and `fused=False` keep Keras' eager path. Where
 compilation fails (no compiler, an op TorchDynamo cannot trace), a warning
 says so once and the step runs eagerly from then on.
 
-Known limit (benchmarks/RESULTS.md): every optimizer compiles the same
-function, and TorchDynamo stops recompiling it after
-`torch._dynamo.config.recompile_limit` (8) variants in one process; later
-optimizers then run eagerly, with torch's log warning but no error.
+Each optimizer compiles its own copy of the loop's code: TorchDynamo keeps
+its compiled variants per code object and stops recompiling one after
+`torch._dynamo.config.recompile_limit` (8) variants, so with one shared
+function every optimizer after the eighth in a process (a tuning search,
+the benchmark harness) silently ran eagerly (benchmarks/RESULTS.md).
 """
 
+import types
 import warnings
 
 
@@ -33,6 +35,20 @@ class _Compiled:
         self.tried = False
 
 
+def _own_copy(method):
+    """`method` bound to a function with a code object of its own, so that
+    TorchDynamo's cache and recompile limit apply to this optimizer alone."""
+    function = method.__func__
+    copy = types.FunctionType(
+        function.__code__.replace(),
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    return types.MethodType(copy, method.__self__)
+
+
 def update_step(optimizer, eager_step, grads, trainable_variables,
                 learning_rate):
     """Runs `eager_step(grads, trainable_variables, learning_rate)` (Keras'
@@ -41,7 +57,7 @@ def update_step(optimizer, eager_step, grads, trainable_variables,
     if compiled is None:
         import torch
 
-        compiled = _Compiled(torch.compile(eager_step))
+        compiled = _Compiled(torch.compile(_own_copy(eager_step)))
         object.__setattr__(optimizer, "_torch_compiled", compiled)
     if compiled.step is None:
         return eager_step(grads, trainable_variables, learning_rate)
