@@ -23,6 +23,7 @@ PORTABLE = [
     "tests/test_schedules.py",
     "tests/test_backend_limits.py",
     "tests/test_nonfinite.py",
+    "tests/test_mixed_precision.py",
     "tests/test_lookahead.py",
     "tests/test_swa.py",
     "tests/test_sam.py",
