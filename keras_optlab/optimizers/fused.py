@@ -29,6 +29,7 @@ traced in that replica's update context so that it reads and writes that
 replica's optimizer state.
 """
 
+import re
 import warnings
 
 import keras
@@ -39,11 +40,13 @@ AUTO_MIN_SIZE = 2**14
 
 
 class _Cache:
-    """Compiled updates per (variable, device); a plain object, so Keras'
-    attribute tracking leaves the functions out of saved models."""
+    """Compiled updates per (variable, device), and the argument specs each
+    was compiled for; a plain object, so Keras' attribute tracking leaves
+    the functions out of saved models."""
 
     def __init__(self):
         self.updates = {}
+        self.specs = {}
 
 
 def _cache(optimizer):
@@ -111,6 +114,7 @@ def _compiled(optimizer, key, variables, update, *arguments):
         function = tf.function(update, jit_compile=True, autograph=False)
         ok = _compiles(optimizer, variables, function, *arguments)
         updates[key] = function if ok else None
+        _cache(optimizer).specs[key] = [_spec(a) for a in arguments]
     return updates[key]
 
 
@@ -174,3 +178,71 @@ def update_step(optimizer, distribution, grads_and_vars, learning_rate):
         distribution.extended.update(
             variable, apply, args=(gradient, learning_rate), group=False
         )
+
+
+def compiled_hlo(optimizer):
+    """The optimized HLO text of each compiled update `optimizer` has made,
+    keyed like its cache (after at least one fused step)."""
+    cache = _cache(optimizer)
+    return {
+        key: function.experimental_get_compiler_ir(*cache.specs[key])(
+            stage="optimized_hlo")
+        for key, function in cache.updates.items() if function is not None
+    }
+
+
+_BYTES = {"pred": 1, "s8": 1, "u8": 1, "bf16": 2, "f16": 2, "s16": 2,
+          "u16": 2, "f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8,
+          "u64": 8, "c64": 8, "c128": 16}
+_INSTRUCTION = re.compile(
+    r"^\s*(ROOT\s+)?%(\S+)\s*=\s*(\w+)\[([\d,]*)\]\S*\s+([\w-]+)\(")
+_ROOT_TUPLE = re.compile(r"^\s*ROOT\s+%\S+\s*=\s*\(.*\)\s+tuple\((.*)\)")
+_ALIAS = re.compile(r"\{(\d*)\}:\s*\((\d+),")
+# Instructions that do not allocate: views of existing buffers.
+_NO_BUFFER = {"parameter", "tuple", "get-tuple-element", "bitcast"}
+
+
+def hlo_memory(hlo):
+    """Bytes a compiled update holds beyond its arguments, from its
+    optimized HLO: every array the entry computation makes that is neither
+    an argument, a view of one, nor an output XLA writes in place over its
+    variable (`input_output_alias`). A `copy` of a parameter shows up here,
+    and so does an element-wise temporary XLA keeps because an expensive
+    value (a square root, a quotient) feeds several loops. Summing them all
+    bounds the peak from above (buffer assignment may reuse some).
+
+    Returns `{"argument_bytes", "temporary_bytes", "copies"}`.
+    """
+    header = hlo.split("\n", 1)[0]
+    aliased_outputs = {int(output or 0)
+                       for output, _ in _ALIAS.findall(header)}
+    entry = hlo[hlo.index("\nENTRY "):]
+    arrays = {}
+    kinds = {}
+    outputs = []
+    for line in entry.splitlines()[1:]:
+        match = _INSTRUCTION.match(line)
+        tuple_match = _ROOT_TUPLE.match(line)
+        if tuple_match:
+            outputs = re.findall(r"%([\w.-]+)", tuple_match.group(1))
+            continue
+        if not match:
+            continue
+        root, name, dtype, dims, opcode = match.groups()
+        size = _BYTES.get(dtype, 4)
+        for dim in filter(None, dims.split(",")):
+            size *= int(dim)
+        arrays[name] = size
+        kinds[name] = opcode
+        if root:
+            outputs = [name]
+    in_place = {name for index, name in enumerate(outputs)
+                if index in aliased_outputs}
+    return {
+        "argument_bytes": sum(size for name, size in arrays.items()
+                              if kinds[name] == "parameter"),
+        "temporary_bytes": sum(
+            size for name, size in arrays.items()
+            if kinds[name] not in _NO_BUFFER and name not in in_place),
+        "copies": sum(kind == "copy" for kind in kinds.values()),
+    }
