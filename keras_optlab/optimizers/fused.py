@@ -29,7 +29,6 @@ traced in that replica's update context so that it reads and writes that
 replica's optimizer state.
 """
 
-import re
 import warnings
 
 import keras
@@ -66,6 +65,34 @@ def _initialized(variables):
         return all(bool(v.is_initialized()) for v in variables)
 
 
+def _device_name(variables):
+    """Where the update runs, named for `experimental_get_compiler_ir`.
+
+    Left to itself that method finds the device by creating a
+    `random_normal` op in the current graph: inside a train step's trace
+    that op would stay in the user's graph and, compiled, advance XLA's
+    random state every step.
+    """
+    for variable in variables:
+        if isinstance(variable, keras.Variable):
+            variable = variable.value
+        device = variable.device
+        if device:
+            return device
+    with tf.init_scope():
+        return tf.identity(tf.constant(0.0)).device
+
+
+def _compiler_ir(function, specs, variables, stage):
+    """`function`'s compiler IR at `stage`. Passing the device keeps TF from
+    probing for it (see `_device_name`); TF 2.21 calls that argument
+    deprecated but still probes when given only its replacement."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "device_name is being deprecated")
+        return function.experimental_get_compiler_ir(*specs)(
+            stage=stage, device_name=_device_name(variables))
+
+
 def _compiles(optimizer, variables, function, *arguments):
     """Whether XLA can compile `function` for arguments like these.
 
@@ -81,7 +108,7 @@ def _compiles(optimizer, variables, function, *arguments):
         return True
     specs = [_spec(argument) for argument in arguments]
     try:
-        function.experimental_get_compiler_ir(*specs)(stage="hlo")
+        _compiler_ir(function, specs, variables, "hlo")
     except Exception as error:  # XLA names the op it lacks in the message.
         warnings.warn(
             f"The fused update path cannot compile this update; it runs "
@@ -185,64 +212,8 @@ def compiled_hlo(optimizer):
     keyed like its cache (after at least one fused step)."""
     cache = _cache(optimizer)
     return {
-        key: function.experimental_get_compiler_ir(*cache.specs[key])(
-            stage="optimized_hlo")
+        key: _compiler_ir(function, cache.specs[key], optimizer.variables,
+                          "optimized_hlo")
         for key, function in cache.updates.items() if function is not None
     }
 
-
-_BYTES = {"pred": 1, "s8": 1, "u8": 1, "bf16": 2, "f16": 2, "s16": 2,
-          "u16": 2, "f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8,
-          "u64": 8, "c64": 8, "c128": 16}
-_INSTRUCTION = re.compile(
-    r"^\s*(ROOT\s+)?%(\S+)\s*=\s*(\w+)\[([\d,]*)\]\S*\s+([\w-]+)\(")
-_ROOT_TUPLE = re.compile(r"^\s*ROOT\s+%\S+\s*=\s*\(.*\)\s+tuple\((.*)\)")
-_ALIAS = re.compile(r"\{(\d*)\}:\s*\((\d+),")
-# Instructions that do not allocate: views of existing buffers.
-_NO_BUFFER = {"parameter", "tuple", "get-tuple-element", "bitcast"}
-
-
-def hlo_memory(hlo):
-    """Bytes a compiled update holds beyond its arguments, from its
-    optimized HLO: every array the entry computation makes that is neither
-    an argument, a view of one, nor an output XLA writes in place over its
-    variable (`input_output_alias`). A `copy` of a parameter shows up here,
-    and so does an element-wise temporary XLA keeps because an expensive
-    value (a square root, a quotient) feeds several loops. Summing them all
-    bounds the peak from above (buffer assignment may reuse some).
-
-    Returns `{"argument_bytes", "temporary_bytes", "copies"}`.
-    """
-    header = hlo.split("\n", 1)[0]
-    aliased_outputs = {int(output or 0)
-                       for output, _ in _ALIAS.findall(header)}
-    entry = hlo[hlo.index("\nENTRY "):]
-    arrays = {}
-    kinds = {}
-    outputs = []
-    for line in entry.splitlines()[1:]:
-        match = _INSTRUCTION.match(line)
-        tuple_match = _ROOT_TUPLE.match(line)
-        if tuple_match:
-            outputs = re.findall(r"%([\w.-]+)", tuple_match.group(1))
-            continue
-        if not match:
-            continue
-        root, name, dtype, dims, opcode = match.groups()
-        size = _BYTES.get(dtype, 4)
-        for dim in filter(None, dims.split(",")):
-            size *= int(dim)
-        arrays[name] = size
-        kinds[name] = opcode
-        if root:
-            outputs = [name]
-    in_place = {name for index, name in enumerate(outputs)
-                if index in aliased_outputs}
-    return {
-        "argument_bytes": sum(size for name, size in arrays.items()
-                              if kinds[name] == "parameter"),
-        "temporary_bytes": sum(
-            size for name, size in arrays.items()
-            if kinds[name] not in _NO_BUFFER and name not in in_place),
-        "copies": sum(kind == "copy" for kind in kinds.values()),
-    }
