@@ -384,6 +384,35 @@ def _copy_step(elements):
     return copy
 
 
+def _compiled_costs(candidates, gradients, variables, params):
+    """What XLA made of each compiled candidate, from its optimized HLO
+    (keras_optlab.optimizers.hlo): bytes moved and loops run per step,
+    temporaries as a fraction of the arguments, copies."""
+    from keras_optlab.optimizers import fused
+    from keras_optlab.optimizers import hlo
+
+    costs = {}
+    for candidate in candidates:
+        if candidate.label in ("fused", "per-variable"):
+            texts = list(fused.compiled_hlo(candidate.optimizer).values())
+        elif candidate.label.endswith("+xla"):
+            texts = [hlo.compiler_ir(candidate.step, [gradients], variables)]
+        else:
+            continue
+        if not texts:
+            continue
+        parts = [hlo.analyze(text) for text in texts]
+        total = {key: sum(part[key] for part in parts) for key in parts[0]}
+        costs[candidate.label] = {
+            "traffic_bytes_per_param": total["traffic_bytes"] / params,
+            "temporary_fraction": (total["temporary_bytes"]
+                                   / total["argument_bytes"]),
+            "loops": total["loops"],
+            "copies": total["copies"],
+        }
+    return costs
+
+
 def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
     """Times every candidate for `name` at `size` parameters."""
     import keras
@@ -408,8 +437,11 @@ def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
     for _ in range(warmup):
         for candidate in candidates:
             candidate.step(gradients)
-    for _ in range(repeats):
-        for candidate in candidates:
+    for repeat in range(repeats):
+        # Each repeat starts one candidate later, so that every candidate
+        # follows every other equally often (caches, clock, allocator).
+        shift = repeat % len(candidates)
+        for candidate in candidates[shift:] + candidates[:shift]:
             start = time.perf_counter()
             candidate.step(gradients)
             candidate.times.append(time.perf_counter() - start)
@@ -445,6 +477,8 @@ def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
         result["candidates"][candidate.label] = stats
     result["default_fraction_of_bound"] = (
         result["candidates"][default_path]["fraction_of_bound"])
+    result["compiled"] = _compiled_costs(candidates, gradients, variables,
+                                         params)
     del candidates, variables, gradients, copy
     gc.collect()
     return result
@@ -655,6 +689,39 @@ def to_markdown(report):
                 f"{c['per-variable']['first_call_s']:.1f}, "
                 f"{c['plain']['first_call_s']:.1f} |")
         lines.append("")
+        compiled = [r for r in rows if r.get("compiled")]
+        if compiled:
+            lines += [
+                "What XLA compiled, read from the optimized HLO "
+                "(keras_optlab.optimizers.hlo): bytes the compiled program "
+                "moves per parameter (each loop's distinct operands read "
+                "once, its result written), loops over the data, "
+                "temporaries as a fraction of params + grads + state, and "
+                "copies. B/param is what the rule itself must move.",
+                "",
+                "| optimizer | B/param | fused: B/param, loops, "
+                "temporaries, copies | fused+xla B/param | keras+xla "
+                "B/param |",
+                "|---|---|---|---|---|",
+            ]
+            for r in compiled:
+                c = r["compiled"]
+
+                def moved(label):
+                    if label not in c:
+                        return "-"
+                    return f"{c[label]['traffic_bytes_per_param']:.0f}"
+
+                fused = c.get("fused")
+                cell = "-" if fused is None else (
+                    f"{fused['traffic_bytes_per_param']:.0f}, "
+                    f"{fused['loops']}, {fused['temporary_fraction']:.2f}, "
+                    f"{fused['copies']}")
+                lines.append(
+                    f"| {r['optimizer']} | {r['bytes_moved_per_param']:.0f} "
+                    f"| {cell} | {moved('fused+xla')} | "
+                    f"{moved('keras+xla')} |")
+            lines.append("")
         peaks = [r for r in rows
                  if "step_peak_extra_fraction" in r["candidates"]["fused"]]
         if peaks:

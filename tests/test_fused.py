@@ -387,6 +387,21 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     assert lars["default_path"] == "plain"
     assert lars["default_fraction_of_bound"] == (
         lars["candidates"]["plain"]["fraction_of_bound"])
+    # What XLA compiled: every compiled candidate, read from its HLO. No
+    # program can move less than the rule must (28 B per parameter), and
+    # with the whole step compiled ours is Keras' program.
+    compiled = adam["compiled"]
+    assert set(compiled) == {"fused", "per-variable", "fused+xla",
+                             "keras+xla"}
+    assert all(c["traffic_bytes_per_param"] >= 28 and c["loops"] > 0
+               for c in compiled.values())
+    assert (compiled["fused+xla"]["traffic_bytes_per_param"]
+            == compiled["keras+xla"]["traffic_bytes_per_param"])
+    assert "keras+xla" not in lars["compiled"]
+    fused = compiled["fused"]
+    assert (f"| adam | 28 | {fused['traffic_bytes_per_param']:.0f}, "
+            f"{fused['loops']}, {fused['temporary_fraction']:.2f}, "
+            f"{fused['copies']} |") in md_path.read_text()
     for stats in adam["candidates"].values():
         assert stats["n"] == report["repeats"]
         assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]

@@ -34,6 +34,8 @@ import warnings
 import keras
 import tensorflow as tf
 
+from keras_optlab.optimizers import hlo
+
 # Elements of a variable from which `fused="auto"` compiles its update.
 AUTO_MIN_SIZE = 2**14
 
@@ -65,34 +67,6 @@ def _initialized(variables):
         return all(bool(v.is_initialized()) for v in variables)
 
 
-def _device_name(variables):
-    """Where the update runs, named for `experimental_get_compiler_ir`.
-
-    Left to itself that method finds the device by creating a
-    `random_normal` op in the current graph: inside a train step's trace
-    that op would stay in the user's graph and, compiled, advance XLA's
-    random state every step.
-    """
-    for variable in variables:
-        if isinstance(variable, keras.Variable):
-            variable = variable.value
-        device = variable.device
-        if device:
-            return device
-    with tf.init_scope():
-        return tf.identity(tf.constant(0.0)).device
-
-
-def _compiler_ir(function, specs, variables, stage):
-    """`function`'s compiler IR at `stage`. Passing the device keeps TF from
-    probing for it (see `_device_name`); TF 2.21 calls that argument
-    deprecated but still probes when given only its replacement."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "device_name is being deprecated")
-        return function.experimental_get_compiler_ir(*specs)(
-            stage=stage, device_name=_device_name(variables))
-
-
 def _compiles(optimizer, variables, function, *arguments):
     """Whether XLA can compile `function` for arguments like these.
 
@@ -108,7 +82,7 @@ def _compiles(optimizer, variables, function, *arguments):
         return True
     specs = [_spec(argument) for argument in arguments]
     try:
-        _compiler_ir(function, specs, variables, "hlo")
+        hlo.compiler_ir(function, specs, variables, "hlo")
     except Exception as error:  # XLA names the op it lacks in the message.
         warnings.warn(
             f"The fused update path cannot compile this update; it runs "
@@ -212,8 +186,8 @@ def compiled_hlo(optimizer):
     keyed like its cache (after at least one fused step)."""
     cache = _cache(optimizer)
     return {
-        key: _compiler_ir(function, cache.specs[key], optimizer.variables,
-                          "optimized_hlo")
+        key: hlo.compiler_ir(function, cache.specs[key],
+                             optimizer.variables)
         for key, function in cache.updates.items() if function is not None
     }
 

@@ -13,6 +13,38 @@ inside a fusion run in registers.
 """
 
 import re
+import warnings
+
+def _device_name(variables):
+    """Where a compiled update runs, named for `experimental_get_compiler_ir`.
+
+    Left to itself that method finds the device by creating a
+    `random_normal` op in the current graph: inside a train step's trace
+    that op would stay in the user's graph and, compiled, advance XLA's
+    random state every step.
+    """
+    import keras
+    import tensorflow as tf
+
+    for variable in variables:
+        if isinstance(variable, keras.Variable):
+            variable = variable.value
+        if variable.device:
+            return variable.device
+    with tf.init_scope():
+        return tf.identity(tf.constant(0.0)).device
+
+
+def compiler_ir(function, specs, variables, stage="optimized_hlo"):
+    """The compiler IR of `tf.function` `function` for arguments `specs`,
+    at `stage`, on the device of `variables`. Passing the device keeps TF
+    from probing for it (see `_device_name`); TF 2.21 calls that argument
+    deprecated but still probes when given only its replacement."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "device_name is being deprecated")
+        return function.experimental_get_compiler_ir(*specs)(
+            stage=stage, device_name=_device_name(variables))
+
 
 _BYTES = {"pred": 1, "s8": 1, "u8": 1, "bf16": 2, "f16": 2, "s16": 2,
           "u16": 2, "f32": 4, "s32": 4, "u32": 4, "f64": 8, "s64": 8,
