@@ -364,6 +364,25 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             average, ops.multiply(ops.subtract(value, average), weight)
         )
 
+    def assign_after(self, variable, value, predecessor):
+        """variable <- value, written after `predecessor` is computed.
+
+        For state whose new value does not read its old one (Adan's previous
+        gradient) while other loops of the step still do. XLA (`fused=True`,
+        JAX) writes state in place but orders its fused loops only by data
+        dependencies: a write that depends on none of those readers could
+        run first, so XLA copies the whole old value for them. Selecting
+        `value` under a predicate that always holds but is only known at run
+        time (iterations >= 0) makes the write depend on `predecessor`, a
+        value computed after the readers (e.g. the updated variable);
+        `value` itself is written unchanged, NaN and inf included.
+        """
+        always = ops.greater_equal(self.iterations, 0)
+        self.assign(
+            variable,
+            ops.where(always, value, ops.convert_to_tensor(predecessor)),
+        )
+
     def add_shared_scalar(self, name, dtype, initializer="zeros"):
         """A scalar state variable shared by all variables, written once per
         step outside `update_step`.
