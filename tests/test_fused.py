@@ -11,6 +11,7 @@ unnoticed fallback cannot make the comparison empty.
 """
 
 import json
+import math
 
 import keras
 import numpy as np
@@ -122,6 +123,27 @@ def test_hlo_memory_counts_copies_temporaries_and_unaliased_outputs():
     # 32 B; the aliased output and the bitcast view hold nothing new.
     assert memory == {"argument_bytes": 4 + 32 + 32,
                       "temporary_bytes": 32 + 64 + 32, "copies": 1}
+
+
+@pytest.mark.parametrize("size", [5, 32, 33, 4096, 4099])
+def test_sum_in_rows_is_the_sum_and_compiles_without_the_whole_input(size):
+    values = np.random.default_rng(size).normal(size=size)
+    optimizer = helpers.make_optimizer("prodigy")
+    expected = 2.0 * math.fsum(values)
+
+    def doubled_sum(x):
+        return optimizer.sum_in_rows(x * 2.0)
+
+    compiled = tf.function(doubled_sum, jit_compile=True)
+    x = tf.constant(values)
+    for total in (doubled_sum(x), compiled(x)):
+        np.testing.assert_allclose(float(total), expected, rtol=1e-12)
+    if size > 32:
+        hlo = compiled.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+        memory = fused_path.hlo_memory(hlo)
+        # Row sums (size / 32) and their partial sums, not the doubled
+        # input (size).
+        assert memory["temporary_bytes"] <= 8 * (size // 16 + 8), memory
 
 
 @pytest.mark.parametrize("name", ["adam", "prodigy", "novograd"])

@@ -20,6 +20,11 @@ from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.sparse import sum_duplicate_indices
 
 
+# Row length of `OptlabOptimizer.sum_in_rows`: XLA on CPU fuses a reduction
+# with its input only where every reduced dimension is at most 32 long.
+_SUM_ROW = 32
+
+
 def scalar(value, dtype):
     """A Python number as a 0-d tensor of `dtype`, exactly.
 
@@ -377,11 +382,45 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         value computed after the readers (e.g. the updated variable);
         `value` itself is written unchanged, NaN and inf included.
         """
-        always = ops.greater_equal(self.iterations, 0)
         self.assign(
             variable,
-            ops.where(always, value, ops.convert_to_tensor(predecessor)),
+            ops.where(
+                self._true_at_run_time(),
+                value,
+                ops.convert_to_tensor(predecessor),
+            ),
         )
+
+    def sum_in_rows(self, values):
+        """The sum of all elements of `values`, which XLA computes without
+        holding `values` whole.
+
+        XLA on CPU turns a reduction over a dimension longer than 32 into a
+        reduce-window, which it does not fuse with the element-wise loop
+        that makes its input: `ops.sum(g * (x0 - x))` then holds the whole
+        product, a temporary the size of the variable. Summed in rows of 32
+        first (each row's sum fused with the product), only size / 32
+        partial sums are held; the select between the two sums (always
+        true, known only at run time) keeps XLA from merging them back into
+        one reduction. The order of summation differs from `ops.sum`'s.
+        """
+        flat = ops.reshape(values, (-1,))
+        size = flat.shape[0]
+        if size is None or size <= _SUM_ROW:
+            return ops.sum(flat)
+        padding = -size % _SUM_ROW
+        if padding:
+            flat = ops.pad(flat, [(0, padding)])
+        row_sums = ops.sum(ops.reshape(flat, (-1, _SUM_ROW)), axis=1)
+        return ops.sum(
+            ops.where(
+                self._true_at_run_time(), row_sums, ops.zeros_like(row_sums)
+            )
+        )
+
+    def _true_at_run_time(self):
+        """A predicate that always holds but that XLA cannot fold."""
+        return ops.greater_equal(self.iterations, 0)
 
     def add_shared_scalar(self, name, dtype, initializer="zeros"):
         """A scalar state variable shared by all variables, written once per
