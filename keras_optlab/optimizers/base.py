@@ -128,6 +128,11 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     # strategy, where each replica updates its own copies.
     _fused_grouping = "all"
 
+    # True while the fused path traces `update_step` for XLA: `assign_after`
+    # and `sum_in_rows` then take their XLA forms (elsewhere a select over a
+    # whole variable would only cost a pass).
+    _traced_for_xla = False
+
     def __init__(
         self,
         learning_rate,
@@ -373,27 +378,27 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         """variable <- value, written after `predecessor` is computed.
 
         For state whose new value does not read its old one (Adan's previous
-        gradient) while other loops of the step still do. XLA (`fused=True`,
-        JAX) writes state in place but orders its fused loops only by data
-        dependencies: a write that depends on none of those readers could
-        run first, so XLA copies the whole old value for them. Selecting
-        `value` under a predicate that always holds but is only known at run
-        time (iterations >= 0) makes the write depend on `predecessor`, a
-        value computed after the readers (e.g. the updated variable);
-        `value` itself is written unchanged, NaN and inf included.
+        gradient) while other loops of the step still do. XLA writes state
+        in place but orders its fused loops only by data dependencies: a
+        write that depends on none of those readers could run first, so XLA
+        copies the whole old value for them. Traced for XLA, `value` is
+        selected under a predicate that always holds but is known only at
+        run time (iterations >= 0), which makes the write depend on
+        `predecessor`, a value computed after the readers (e.g. the updated
+        variable); `value` itself is written unchanged, NaN and inf
+        included.
         """
-        self.assign(
-            variable,
-            ops.where(
+        if self._traced_for_xla:
+            value = ops.where(
                 self._true_at_run_time(),
                 value,
                 ops.convert_to_tensor(predecessor),
-            ),
-        )
+            )
+        self.assign(variable, value)
 
     def sum_in_rows(self, values):
-        """The sum of all elements of `values`, which XLA computes without
-        holding `values` whole.
+        """The sum of all elements of `values`; traced for XLA, summed so
+        that XLA does not hold `values` whole.
 
         XLA on CPU turns a reduction over a dimension longer than 32 into a
         reduce-window, which it does not fuse with the element-wise loop
@@ -406,7 +411,7 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         """
         flat = ops.reshape(values, (-1,))
         size = flat.shape[0]
-        if size is None or size <= _SUM_ROW:
+        if not self._traced_for_xla or size is None or size <= _SUM_ROW:
             return ops.sum(flat)
         padding = -size % _SUM_ROW
         if padding:
