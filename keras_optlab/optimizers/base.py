@@ -396,6 +396,16 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             )
         self.assign(variable, value)
 
+    def assign_sub_after(self, variable, decrement, predecessor):
+        """variable <- variable - decrement, written after `predecessor` is
+        computed (see `assign_after`); in place where not traced for XLA."""
+        if self._traced_for_xla:
+            self.assign_after(
+                variable, ops.subtract(variable, decrement), predecessor
+            )
+        else:
+            self.assign_sub(variable, decrement)
+
     def sum_in_rows(self, values):
         """The sum of all elements of `values`; traced for XLA, summed so
         that XLA does not hold `values` whole.

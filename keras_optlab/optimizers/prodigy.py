@@ -252,23 +252,21 @@ class Prodigy(OptlabOptimizer):
             v, ops.square(ops.multiply(gradient, d)), self.beta_2
         )
         step_size = gamma * d
-        new_variable = ops.convert_to_tensor(variable)
         weight_decay = self.weight_decay_for(variable, dtype)
         if weight_decay is not None:
-            new_variable = ops.subtract(
-                new_variable,
-                ops.multiply(new_variable, step_size * weight_decay),
+            self.assign_sub(
+                variable, ops.multiply(variable, step_size * weight_decay)
             )
-        new_variable = ops.subtract(
-            new_variable,
+        # x_0 and the inner product read x_k: writing x_{k+1} after the
+        # inner product lets XLA update x in place (see the base).
+        self.assign_sub_after(
+            variable,
             ops.divide(
                 ops.multiply(m, step_size),
                 ops.add(ops.sqrt(v), d * self.epsilon),
             ),
+            inner_product,
         )
-        # x_0 and the inner product read x_k; the write of x_{k+1} after
-        # the inner product lets XLA update x in place (see the base).
-        self.assign_after(variable, new_variable, inner_product)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         super()._backend_update_step(grads, trainable_variables, learning_rate)
