@@ -183,6 +183,26 @@ def test_compile_check_leaves_no_op_in_the_train_step():
                 if "Random" in op.type]
 
 
+def test_sum_in_rows_compiles_without_its_whole_input():
+    """Prodigy's inner product <g, x0 - x>, summed in rows of 32 (a padded
+    last row included) on the fused path: the plain path's results, and no
+    temporary of the product's size."""
+    shapes = [(4099,), (64, 33), (7,)]
+    params, grads = helpers.random_problem(STEPS, seed=5, shapes=shapes)
+    plain, _ = _run("prodigy", {}, False, params, grads)
+    fused, optimizer = _run("prodigy", {}, True, params, grads)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=RTOL64, atol=0)
+    assert not np.allclose(plain[0], params[0])
+    (hlo,) = fused_path.compiled_hlo(optimizer).values()
+    memory = hlo_analysis.analyze(hlo)
+    # float64 row sums and their partial sums (about 1/32 of one
+    # variable), not a product the size of a variable.
+    row_sums = 8 * sum(-(-int(np.prod(s)) // 32) for s in shapes)
+    assert memory["copies"] == 0
+    assert memory["temporary_bytes"] <= 2 * row_sums, memory
+
+
 @pytest.mark.parametrize("name", ["adam", "prodigy", "novograd"])
 def test_per_variable_grouping_equals_plain(name):
     params, grads = helpers.random_problem(STEPS, seed=12)

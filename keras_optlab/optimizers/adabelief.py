@@ -112,15 +112,21 @@ class AdaBelief(OptlabOptimizer):
 
         self.assign_moving_average(m, gradient, self.beta_1)
         surprise = ops.square(ops.subtract(gradient, m))
-        s_new = ops.add(
-            s, ops.multiply(ops.subtract(surprise, s), 1.0 - self.beta_2)
+        # s_t = s_{t-1} + increment, epsilon inside the increment and the
+        # step reading s after the write: written as "s + (...)" XLA
+        # updates s in place and the step reads the new s; "(s + ...) +
+        # epsilon" made XLA recompute s_t for the step from the old s,
+        # which then had to be copied (one copy of s per variable).
+        increment = ops.add(
+            ops.multiply(ops.subtract(surprise, s), 1.0 - self.beta_2),
+            self.epsilon,
         )
-        s_new = ops.add(s_new, self.epsilon)
         if self.amsgrad:
-            s_new = maximum(s_new, s)
-        self.assign(s, s_new)
+            # max(s_{t-1} + increment, s_{t-1}), exactly, NaN included.
+            increment = maximum(increment, ops.zeros_like(increment))
+        self.assign_add(s, increment)
         m_hat = ops.divide(m, bias_correction_1)
-        s_hat = ops.divide(s_new, bias_correction_2)
+        s_hat = ops.divide(s, bias_correction_2)
         step = ops.divide(
             ops.multiply(m_hat, lr), ops.add(ops.sqrt(s_hat), self.epsilon)
         )

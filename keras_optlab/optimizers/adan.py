@@ -175,7 +175,6 @@ class Adan(OptlabOptimizer):
                 average,
                 ops.multiply(ops.subtract(new, average), weight_of_new),
             )
-        self.assign(previous, gradient)
 
         if self.epsilon_mode == "paper":
             denominator = ops.sqrt(ops.add(n, self.epsilon))
@@ -192,3 +191,6 @@ class Adan(OptlabOptimizer):
                 variable,
                 ops.divide(variable, 1.0 + ops.multiply(lr, weight_decay)),
             )
+        # The loops of v and n read the old previous gradient; writing
+        # it after the variable keeps XLA from copying it (see the base).
+        self.assign_after(previous, gradient, variable)

@@ -20,6 +20,11 @@ from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.sparse import sum_duplicate_indices
 
 
+# Row length of `OptlabOptimizer.sum_in_rows`: XLA on CPU fuses a reduction
+# with its input only where every reduced dimension is at most 32 long.
+_SUM_ROW = 32
+
+
 def scalar(value, dtype):
     """A Python number as a 0-d tensor of `dtype`, exactly.
 
@@ -122,6 +127,11 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     # "variable": one per variable, as always under a multi-replica
     # strategy, where each replica updates its own copies.
     _fused_grouping = "all"
+
+    # True while the fused path traces `update_step` for XLA: `assign_after`
+    # and `sum_in_rows` then take their XLA forms (elsewhere a select over a
+    # whole variable would only cost a pass).
+    _traced_for_xla = False
 
     def __init__(
         self,
@@ -363,6 +373,69 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         self.assign_add(
             average, ops.multiply(ops.subtract(value, average), weight)
         )
+
+    def assign_after(self, variable, value, predecessor):
+        """variable <- value, written after `predecessor` is computed.
+
+        For state whose new value does not read its old one (Adan's previous
+        gradient) while other loops of the step still do. XLA writes state
+        in place but orders its fused loops only by data dependencies: a
+        write that depends on none of those readers could run first, so XLA
+        copies the whole old value for them. Traced for XLA, `value` is
+        selected under a predicate that always holds but is known only at
+        run time (iterations >= 0), which makes the write depend on
+        `predecessor`, a value computed after the readers (e.g. the updated
+        variable); `value` itself is written unchanged, NaN and inf
+        included.
+        """
+        if self._traced_for_xla:
+            value = ops.where(
+                self._true_at_run_time(),
+                value,
+                ops.convert_to_tensor(predecessor),
+            )
+        self.assign(variable, value)
+
+    def assign_sub_after(self, variable, decrement, predecessor):
+        """variable <- variable - decrement, written after `predecessor` is
+        computed (see `assign_after`); in place where not traced for XLA."""
+        if self._traced_for_xla:
+            self.assign_after(
+                variable, ops.subtract(variable, decrement), predecessor
+            )
+        else:
+            self.assign_sub(variable, decrement)
+
+    def sum_in_rows(self, values):
+        """The sum of all elements of `values`; traced for XLA, summed so
+        that XLA does not hold `values` whole.
+
+        XLA on CPU turns a reduction over a dimension longer than 32 into a
+        reduce-window, which it does not fuse with the element-wise loop
+        that makes its input: `ops.sum(g * (x0 - x))` then holds the whole
+        product, a temporary the size of the variable. Summed in rows of 32
+        first (each row's sum fused with the product), only size / 32
+        partial sums are held; the select between the two sums (always
+        true, known only at run time) keeps XLA from merging them back into
+        one reduction. The order of summation differs from `ops.sum`'s.
+        """
+        flat = ops.reshape(values, (-1,))
+        size = flat.shape[0]
+        if not self._traced_for_xla or size is None or size <= _SUM_ROW:
+            return ops.sum(flat)
+        padding = -size % _SUM_ROW
+        if padding:
+            flat = ops.pad(flat, [(0, padding)])
+        row_sums = ops.sum(ops.reshape(flat, (-1, _SUM_ROW)), axis=1)
+        return ops.sum(
+            ops.where(
+                self._true_at_run_time(), row_sums, ops.zeros_like(row_sums)
+            )
+        )
+
+    def _true_at_run_time(self):
+        """A predicate that always holds but that XLA cannot fold."""
+        return ops.greater_equal(self.iterations, 0)
 
     def add_shared_scalar(self, name, dtype, initializer="zeros"):
         """A scalar state variable shared by all variables, written once per

@@ -112,7 +112,16 @@ def _compiled(optimizer, key, variables, update, *arguments):
     first use; None where XLA cannot compile it."""
     updates = _cache(optimizer).updates
     if key not in updates:
-        function = tf.function(update, jit_compile=True, autograph=False)
+
+        def traced_for_xla(*arguments):
+            object.__setattr__(optimizer, "_traced_for_xla", True)
+            try:
+                return update(*arguments)
+            finally:
+                object.__setattr__(optimizer, "_traced_for_xla", False)
+
+        function = tf.function(traced_for_xla, jit_compile=True,
+                               autograph=False)
         ok = _compiles(optimizer, variables, function, *arguments)
         updates[key] = function if ok else None
         _cache(optimizer).specs[key] = [_spec(a) for a in arguments]

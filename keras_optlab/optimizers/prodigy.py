@@ -235,10 +235,10 @@ class Prodigy(OptlabOptimizer):
                 ops.convert_to_tensor(x0),
             ),
         )
-        self.assign(
-            self._inner_products[index],
-            ops.sum(ops.multiply(gradient, ops.subtract(x0, variable))),
+        inner_product = self.sum_in_rows(
+            ops.multiply(gradient, ops.subtract(x0, variable))
         )
+        self.assign(self._inner_products[index], inner_product)
         s_scale = d * d if self.safeguard_warmup else gamma * d * d
         self.assign(
             s,
@@ -257,12 +257,15 @@ class Prodigy(OptlabOptimizer):
             self.assign_sub(
                 variable, ops.multiply(variable, step_size * weight_decay)
             )
-        self.assign_sub(
+        # x_0 and the inner product read x_k: writing x_{k+1} after the
+        # inner product lets XLA update x in place (see the base).
+        self.assign_sub_after(
             variable,
             ops.divide(
                 ops.multiply(m, step_size),
                 ops.add(ops.sqrt(v), d * self.epsilon),
             ),
+            inner_product,
         )
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
