@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import keras_optlab
 from keras_optlab.optimizers import fused as fused_path
+from keras_optlab.optimizers.base import squared_norm
 from tests import helpers
 from tests import models
 from tests.optimizer_table import TABLE
@@ -92,6 +93,22 @@ def test_compiled_update_makes_no_hidden_copies(row):
     step([tf.fill(v.shape, 0.5) for v in variables])
     (hlo,) = fused_path.compiled_hlo(optimizer).values()
     memory = fused_path.hlo_memory(hlo)
+    assert memory["copies"] == 0
+    assert memory["temporary_bytes"] <= (
+        MEMORY_SLACK * memory["argument_bytes"]), memory
+
+
+@pytest.mark.parametrize("shape", [(256, 128), (1000, 33), (4099,)])
+def test_squared_norm_stores_no_square(shape):
+    """sum(x^2) over a whole variable, also of a size no multiple of the
+    block, compiles without a temporary the size of x (XLA stores x^2 for
+    a plain sum(square(x)))."""
+    x = tf.random.normal(shape)
+    norm = tf.function(squared_norm, jit_compile=True)
+    np.testing.assert_allclose(norm(x), np.sum(np.square(x.numpy())),
+                               rtol=1e-5)
+    memory = fused_path.hlo_memory(
+        norm.experimental_get_compiler_ir(x)(stage="optimized_hlo"))
     assert memory["copies"] == 0
     assert memory["temporary_bytes"] <= (
         MEMORY_SLACK * memory["argument_bytes"]), memory

@@ -78,15 +78,17 @@ class Adadelta(OptlabOptimizer):
         mean_sq_delta = self._mean_squared_deltas[index]
 
         epsilon = scalar(self.epsilon, variable.dtype)
-
-        def rms(mean_square):
-            return ops.sqrt(ops.add(mean_square, epsilon))
-
         self.assign_moving_average(mean_sq_grad, ops.square(gradient), self.rho)
-        delta = ops.negative(
+        # RMS[dx] / RMS[g] as one square root of a quotient: XLA on CPU
+        # stores an expensive operation (sqrt, divide) that feeds two loops
+        # (here E[dx^2]'s and the variable's) as a variable-sized temporary,
+        # and this way there is one such temporary instead of two
+        # (sqrt(E[dx^2] + eps) and 1 / sqrt(E[g^2] + eps)); see fused.py.
+        ratio = ops.sqrt(
             ops.divide(
-                ops.multiply(rms(mean_sq_delta), gradient), rms(mean_sq_grad)
+                ops.add(mean_sq_delta, epsilon), ops.add(mean_sq_grad, epsilon)
             )
         )
+        delta = ops.negative(ops.multiply(ratio, gradient))
         self.assign_moving_average(mean_sq_delta, ops.square(delta), self.rho)
         self.assign_add(variable, ops.multiply(delta, lr))

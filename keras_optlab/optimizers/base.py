@@ -17,7 +17,11 @@ from keras import ops
 
 from keras_optlab.optimizers import nonfinite
 from keras_optlab.optimizers import validation
+from keras_optlab.optimizers.sparse import stored_values
 from keras_optlab.optimizers.sparse import sum_duplicate_indices
+
+# Elements per partial sum in `squared_norm`.
+NORM_BLOCK = 32
 
 
 def scalar(value, dtype):
@@ -44,6 +48,36 @@ def minimum(a, b):
     """Elementwise minimum in the inputs' dtype (a NaN in b propagates)."""
     a, b = ops.convert_to_tensor(a), ops.convert_to_tensor(b)
     return ops.where(ops.less(a, b), a, b)
+
+
+def squared_norm(x):
+    """sum(x^2) over every element of `x`, as a 0-d tensor of x's dtype.
+
+    A sparse gradient (rows summed, see sparse.py) gives that of its values.
+
+    Summed as partial sums over blocks of `NORM_BLOCK` consecutive elements,
+    then the sum of those. XLA on CPU splits a sum over more than 32
+    elements into windowed sums that cannot fuse their input, so
+    `sum(square(x))` stores all of x^2, a temporary as large as x (see
+    fused.py); a sum over 32 elements fuses the square, and only the block
+    sums (1/32 of x) are stored. `abs` of the (non-negative) block sums keeps
+    XLA's simplifier from merging the two sums back into one. The order of
+    additions is a tree, as accurate as a plain sum on every backend.
+    """
+    x = stored_values(x)
+    size = 1
+    for dim in x.shape:
+        size = None if size is None or dim is None else size * dim
+    if size is None or size < NORM_BLOCK:  # sparse values, or tiny
+        return ops.sum(ops.square(x))
+    flat = ops.reshape(x, (-1,))
+    whole = size - size % NORM_BLOCK
+    blocks = ops.reshape(flat if whole == size else flat[:whole],
+                         (whole // NORM_BLOCK, NORM_BLOCK))
+    total = ops.sum(ops.abs(ops.sum(ops.square(blocks), axis=1)))
+    if whole < size:
+        total = ops.add(total, ops.sum(ops.square(flat[whole:])))
+    return total
 
 
 def _check_fused(value):

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import squared_norm
 from keras_optlab.optimizers.registry import register
 
 
@@ -125,8 +126,9 @@ class LARS(OptlabOptimizer):
 
     def trust_ratio(self, gradient, variable, weight_decay):
         """eta * ||w|| / (||g|| + beta * ||w||), or 1 where a norm is 0."""
-        w_norm = ops.sqrt(ops.sum(ops.square(variable)))
-        g_norm = ops.sqrt(ops.sum(ops.square(gradient)))
+        # squared_norm, not sum(square(.)): no variable-sized x^2 under XLA.
+        w_norm = ops.sqrt(squared_norm(variable))
+        g_norm = ops.sqrt(squared_norm(gradient))
         denominator = g_norm
         if weight_decay is not None:
             denominator = ops.add(g_norm, ops.multiply(w_norm, weight_decay))

@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import squared_norm
 from keras_optlab.optimizers.registry import register
 
 
@@ -126,7 +127,8 @@ class NovoGrad(OptlabOptimizer):
         m = self._momentums[index]
         v = self._norm_velocities[index]
 
-        norm_squared = ops.sum(ops.square(gradient))
+        # squared_norm, not sum(square(g)): no variable-sized g^2 under XLA.
+        norm_squared = squared_norm(gradient)
         averaged = ops.add(
             ops.multiply(v, self.beta_2),
             ops.multiply(norm_squared, 1.0 - self.beta_2),
