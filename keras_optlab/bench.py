@@ -615,8 +615,8 @@ def to_markdown(report):
         "compiled. B/param: bytes a step must move per parameter; "
         "bound: that traffic at the copy bandwidth (extra reads of LARS, "
         "NovoGrad and Prodigy included, see bench.EXTRA_READS); auto: "
-        "what the default fused=\"auto\" runs (plain for LARS and "
-        "NovoGrad); x keras: keras time / fused time.",
+        "what the default fused=\"auto\" runs (the fused update, or "
+        "plain where marked); x keras: keras time / fused time.",
         "",
     ]
     for size in sorted({r["params"] for r in report["steps"]}):

@@ -165,13 +165,35 @@ def test_auto_compiles_only_large_variables_and_false_none():
 
 
 @pytest.mark.parametrize("name", ["lars", "novograd"])
-def test_auto_leaves_norm_based_rules_plain(name):
+def test_auto_compiles_norm_based_rules(name):
+    """Their norms no longer make the compiled update slower than the plain
+    one (base.squared_norm), so "auto" compiles them like the others."""
     params, grads = helpers.random_problem(
         1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
     _, auto = _run(name, {}, "auto", params, grads)
-    _, forced = _run(name, {}, True, params, grads)
-    assert _compiled_updates(auto) == {}
-    assert len(_compiled_updates(forced)) == 1
+    assert len(_compiled_updates(auto)) == 1
+
+
+class OptedOutLARS(keras_optlab.optimizers.LARS):
+    _fused_by_auto = False
+
+
+def test_auto_leaves_rules_that_opt_out_plain():
+    params, grads = helpers.random_problem(
+        1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
+    results = {}
+    for fused in ("auto", True):
+        optimizer = OptedOutLARS(fused=fused)
+        variables = helpers.make_variables(params)
+
+        @tf.function
+        def step(gradients):
+            optimizer.apply(gradients, variables)
+
+        step([tf.constant(g) for g in grads[0]])
+        results[fused] = _compiled_updates(optimizer)
+    assert results["auto"] == {}
+    assert len(results[True]) == 1
 
 
 @pytest.mark.parametrize("value", [1, 0, "on", None, "Auto"])
@@ -341,10 +363,10 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     assert set(adam["candidates"]) == {
         "fused", "per-variable", "plain", "keras", "fused+xla", "keras+xla"}
     assert "keras" not in lars["candidates"]  # Keras has no LARS
-    # fused="auto" leaves LARS on the plain path.
-    assert lars["default_path"] == "plain"
+    # fused="auto" compiles LARS' update.
+    assert lars["default_path"] == "fused"
     assert lars["default_fraction_of_bound"] == (
-        lars["candidates"]["plain"]["fraction_of_bound"])
+        lars["candidates"]["fused"]["fraction_of_bound"])
     for stats in adam["candidates"].values():
         assert stats["n"] == report["repeats"]
         assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]

@@ -98,8 +98,8 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
 
     Besides Keras' own options every optimizer takes `fused`: on the
     TensorFlow backend, `"auto"` (default) compiles with XLA the update of
-    each dense variable of at least 16384 elements (not for LARS and
-    NovoGrad, whose norms XLA runs slower on CPU), `True` of every dense
+    each dense variable of at least 16384 elements (not for a rule with
+    `_fused_by_auto = False`, none at present), `True` of every dense
     variable, `False` of none. Sparse gradients of rules that update only
     their rows, and updates XLA cannot compile, take the plain path.
     Results equal the plain path's up to float rounding. On torch only

@@ -78,9 +78,6 @@ class LARS(OptlabOptimizer):
     """
 
     _config_keys = ("momentum", "eta", "exclude_from_adaptation")
-    # Its per-variable norms run slower compiled by XLA on CPU than as
-    # TensorFlow's kernels (benchmarks/RESULTS.md): "auto" leaves it plain.
-    _fused_by_auto = False
     _update_step_applies_weight_decay = True
 
     def __init__(

@@ -74,9 +74,6 @@ class NovoGrad(OptlabOptimizer):
     """
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "grad_averaging")
-    # Its per-variable norms run slower compiled by XLA on CPU than as
-    # TensorFlow's kernels (benchmarks/RESULTS.md): "auto" leaves it plain.
-    _fused_by_auto = False
     # d * theta enters the momentum (Algorithm 1), not Keras' decoupled decay.
     _update_step_applies_weight_decay = True
 
