@@ -55,13 +55,14 @@ def test_follows_reference(row, setting):
     assert not np.allclose(actual[-1][0], params[0])
 
 
-# Sizes around the blocks of squared_norm: 63 = 1 block + 31, 64 = 2 blocks,
-# 165 = 5 blocks + 5, 7 < one block (the SHAPES above are all below a block).
-NORM_SHAPES = [(9, 7), (64,), (3, 5, 11), (7,)]
+# Sizes around the blocks of squared_norm (the SHAPES above are summed in
+# one piece): 1200 = 37 blocks of 32 + 16, 2048 = 64 blocks, 1113 = 34
+# blocks + 25, and 7.
+NORM_SHAPES = [(40, 30), (2048,), (3, 7, 53), (7,)]
 
 
 @pytest.mark.parametrize(
-    "size", [0, 1, 31, 32, 33, 63, 64, 65, 1000, 4096, 100_003])
+    "size", [0, 1, 33, 1023, 1024, 1025, 1056, 4096, 33_000, 100_003])
 def test_squared_norm_matches_numpy(size):
     x = np.random.default_rng(size).normal(size=size) * 3.0
     got = squared_norm(keras.ops.convert_to_tensor(x, dtype="float64"))

@@ -55,8 +55,8 @@ def squared_norm(x):
 
     A sparse gradient (rows summed, see sparse.py) gives that of its values.
 
-    Summed over blocks of `NORM_BLOCK` consecutive elements, then over
-    blocks of 32 of those sums, then over the rest. XLA on CPU splits a sum
+    From 1024 elements on, summed over blocks of `NORM_BLOCK` consecutive
+    elements, then over blocks of 32 of those sums, then over the rest. XLA on CPU splits a sum
     over more than 32 elements into windowed sums that cannot fuse their
     input, so `sum(square(x))` stores all of x^2, a temporary as large as x
     (see fused.py); sums over 32 elements fuse the square, and only 1/1024
@@ -68,7 +68,9 @@ def squared_norm(x):
     size = 1
     for dim in x.shape:
         size = None if size is None or dim is None else size * dim
-    if size is None or size < NORM_BLOCK:  # sparse values, or tiny
+    if size is None or size < NORM_BLOCK * NORM_BLOCK:
+        # Sparse values (no static size), or x^2 of at most 4 KiB (float32),
+        # where the extra kernels would cost more than the memory saved.
         return ops.sum(ops.square(x))
     flat = ops.reshape(x, (-1,))
     whole = size - size % NORM_BLOCK
