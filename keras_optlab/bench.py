@@ -649,9 +649,10 @@ def to_markdown(report):
         "compiled. B/param: bytes a step must move per parameter; "
         "bound: that traffic at the copy bandwidth (extra reads of LARS, "
         "NovoGrad and Prodigy included, see bench.EXTRA_READS); auto: "
-        "what the default fused=\"auto\" runs (plain for LARS and "
-        "NovoGrad); x keras: keras time / fused time; x keras at most: "
-        "keras time / bound, the most any step could gain over Keras.",
+        "what the default fused=\"auto\" runs (the fused update, or "
+        "plain where marked); x keras: keras time / fused time; x keras "
+        "at most: keras time / bound, the most any step could gain over "
+        "Keras.",
         "",
     ]
     for size in sorted({r["params"] for r in report["steps"]}):

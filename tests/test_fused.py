@@ -21,6 +21,7 @@ import keras_optlab
 from keras_optlab import bench
 from keras_optlab.optimizers import fused as fused_path
 from keras_optlab.optimizers import hlo as hlo_analysis
+from keras_optlab.optimizers.base import blocked_sum
 from tests import helpers
 from tests import models
 from tests.optimizer_table import TABLE
@@ -134,6 +135,26 @@ def test_xla_compiled_step_costs_no_more_than_keras(name):
         mine, theirs)
 
 
+@pytest.mark.parametrize("shape", [(256, 128), (1000, 33), (4099,)])
+def test_blocked_sum_of_squares_stores_no_square(shape):
+    """sum(x^2) over a whole variable, also of a size no multiple of the
+    block, compiles without a temporary the size of x (XLA stores x^2 for
+    a plain sum(square(x)))."""
+    x = tf.random.normal(shape)
+    count = tf.Variable(0, dtype="int64")
+
+    @tf.function(jit_compile=True)
+    def norm(x):
+        return blocked_sum(tf.square(x), count >= 0)
+
+    np.testing.assert_allclose(norm(x), np.sum(np.square(x.numpy())),
+                               rtol=1e-5)
+    memory = hlo_analysis.analyze(hlo_analysis.compiler_ir(norm, [x], [x]))
+    assert memory["copies"] == 0
+    assert memory["temporary_bytes"] <= (
+        MEMORY_SLACK * memory["argument_bytes"]), memory
+
+
 HAND_WRITTEN_HLO = """HloModule m, input_output_alias={ {0}: (1, {}, may-alias) }
 %fused (p: f32[4,2]) -> f32[4,2] {
   ROOT %p = f32[4,2]{1,0} parameter(0)
@@ -227,13 +248,35 @@ def test_auto_compiles_only_large_variables_and_false_none():
 
 
 @pytest.mark.parametrize("name", ["lars", "novograd"])
-def test_auto_leaves_norm_based_rules_plain(name):
+def test_auto_compiles_norm_based_rules(name):
+    """Their norms no longer make the compiled update slower than the plain
+    one (base.squared_norm), so "auto" compiles them like the others."""
     params, grads = helpers.random_problem(
         1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
     _, auto = _run(name, {}, "auto", params, grads)
-    _, forced = _run(name, {}, True, params, grads)
-    assert _compiled_updates(auto) == {}
-    assert len(_compiled_updates(forced)) == 1
+    assert len(_compiled_updates(auto)) == 1
+
+
+class OptedOutLARS(keras_optlab.optimizers.LARS):
+    _fused_by_auto = False
+
+
+def test_auto_leaves_rules_that_opt_out_plain():
+    params, grads = helpers.random_problem(
+        1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
+    results = {}
+    for fused in ("auto", True):
+        optimizer = OptedOutLARS(fused=fused)
+        variables = helpers.make_variables(params)
+
+        @tf.function
+        def step(gradients):
+            optimizer.apply(gradients, variables)
+
+        step([tf.constant(g) for g in grads[0]])
+        results[fused] = _compiled_updates(optimizer)
+    assert results["auto"] == {}
+    assert len(results[True]) == 1
 
 
 @pytest.mark.parametrize("value", [1, 0, "on", None, "Auto"])
@@ -403,10 +446,10 @@ def test_bench_quick_writes_json_and_markdown(tmp_path):
     assert set(adam["candidates"]) == {
         "fused", "per-variable", "plain", "keras", "fused+xla", "keras+xla"}
     assert "keras" not in lars["candidates"]  # Keras has no LARS
-    # fused="auto" leaves LARS on the plain path.
-    assert lars["default_path"] == "plain"
+    # fused="auto" compiles LARS' update.
+    assert lars["default_path"] == "fused"
     assert lars["default_fraction_of_bound"] == (
-        lars["candidates"]["plain"]["fraction_of_bound"])
+        lars["candidates"]["fused"]["fraction_of_bound"])
     # What XLA compiled: every compiled candidate, read from its HLO. No
     # program can move less than the rule must (28 B per parameter), and
     # with the whole step compiled ours is Keras' program.

@@ -8,10 +8,12 @@ The learning rate is rounded to float32 for the reference because
 Keras stores it in a float32 variable.
 """
 
+import keras
 import numpy as np
 import pytest
 
 import keras_optlab
+from keras_optlab.optimizers.base import blocked_sum
 from tests import helpers
 from tests import references as refs
 from tests.optimizer_table import BY_NAME
@@ -50,6 +52,38 @@ def test_follows_reference(row, setting):
                                      weight_decay=base_weight_decay)
     helpers.assert_trajectories_close(actual, expected, RTOL, ATOL)
     # The run must have moved the parameters, or the comparison is empty.
+    assert not np.allclose(actual[-1][0], params[0])
+
+
+# Sizes around the blocks of `blocked_sum`, which the norms of LARS and
+# NovoGrad use when compiled (the SHAPES above fit in one block): 1200 = 37
+# blocks of 32 + 16, 2048 = 64 blocks, 1113 = 34 blocks + 25, and 7.
+NORM_SHAPES = [(40, 30), (2048,), (3, 7, 53), (7,)]
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 32, 33, 1023, 1024, 1025, 1056, 4096, 33_000, 100_003])
+def test_blocked_sum_matches_numpy(size):
+    x = np.random.default_rng(size).normal(size=size) * 3.0
+    got = blocked_sum(keras.ops.convert_to_tensor(x, dtype="float64"),
+                      keras.ops.convert_to_tensor(True))
+    np.testing.assert_allclose(float(got), np.sum(x), rtol=1e-13,
+                               atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "row, setting",
+    [p for p in settings_params() if p.values[0].name in ("lars", "novograd")])
+def test_norm_based_rules_follow_reference_on_larger_variables(row, setting):
+    params, grads = helpers.random_problem(STEPS, seed=8, shapes=NORM_SHAPES)
+    optimizer = helpers.make_optimizer(row.name, **setting)
+    actual = helpers.run_keras(optimizer, params, grads)
+    hyper = {k: v for k, v in setting.items() if k != "learning_rate"}
+    if "weight_decay" in hyper:
+        hyper["weight_decay"] = helpers.as_float32(hyper["weight_decay"])
+    lr = helpers.as_float32(setting["learning_rate"])
+    expected, _ = refs.run_reference(row.reference, hyper, params, grads, lr)
+    helpers.assert_trajectories_close(actual, expected, RTOL, ATOL)
     assert not np.allclose(actual[-1][0], params[0])
 
 

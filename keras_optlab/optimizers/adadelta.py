@@ -78,15 +78,31 @@ class Adadelta(OptlabOptimizer):
         mean_sq_delta = self._mean_squared_deltas[index]
 
         epsilon = scalar(self.epsilon, variable.dtype)
-
-        def rms(mean_square):
-            return ops.sqrt(ops.add(mean_square, epsilon))
-
         self.assign_moving_average(mean_sq_grad, ops.square(gradient), self.rho)
+        delta_scale = ops.add(mean_sq_delta, epsilon)
+        gradient_scale = ops.add(mean_sq_grad, epsilon)
+        # delta = -RMS[dx] / RMS[g] * g, and delta^2 written without a
+        # square root: compiled by XLA (which on CPU has no multi-output
+        # loops) the variable's loop and E[dx^2]'s then share no expensive
+        # value XLA would store whole, and E[dx^2] is written after the
+        # variable's loop has read its old value (`assign_after`), so it
+        # is not copied either.
         delta = ops.negative(
-            ops.divide(
-                ops.multiply(rms(mean_sq_delta), gradient), rms(mean_sq_grad)
+            ops.multiply(
+                ops.multiply(ops.sqrt(delta_scale), ops.rsqrt(gradient_scale)),
+                gradient,
             )
         )
-        self.assign_moving_average(mean_sq_delta, ops.square(delta), self.rho)
+        delta_squared = ops.multiply(
+            ops.divide(delta_scale, gradient_scale), ops.square(gradient)
+        )
         self.assign_add(variable, ops.multiply(delta, lr))
+        weight = scalar(1.0 - self.rho, variable.dtype)
+        self.assign_after(
+            mean_sq_delta,
+            ops.add(
+                mean_sq_delta,
+                ops.multiply(ops.subtract(delta_squared, mean_sq_delta), weight),
+            ),
+            variable,
+        )

@@ -17,12 +17,13 @@ from keras import ops
 
 from keras_optlab.optimizers import nonfinite
 from keras_optlab.optimizers import validation
+from keras_optlab.optimizers.sparse import stored_values
 from keras_optlab.optimizers.sparse import sum_duplicate_indices
 
-
-# Row length of `OptlabOptimizer.sum_in_rows`: XLA on CPU fuses a reduction
-# with its input only where every reduced dimension is at most 32 long.
-_SUM_ROW = 32
+# Elements per partial sum in `blocked_sum`: XLA on CPU fuses a reduction
+# with the loop that makes its input only where every reduced dimension is
+# at most 32 long.
+SUM_BLOCK = 32
 
 
 def scalar(value, dtype):
@@ -51,6 +52,34 @@ def minimum(a, b):
     return ops.where(ops.less(a, b), a, b)
 
 
+def blocked_sum(values, keep_apart):
+    """The sum of all elements of `values`: over blocks of `SUM_BLOCK`
+    consecutive elements, then over blocks of those sums, then over the
+    rest (zero-padded to whole blocks).
+
+    For XLA on CPU, which turns a reduction over more than 32 elements into
+    a reduce-window that does not fuse with the loop making its input:
+    `ops.sum(ops.square(x))` holds all of x^2, a temporary as large as x,
+    where a sum over blocks of 32 fuses the square and holds 1/32 of it,
+    and the second level 1/1024. `keep_apart` is a boolean scalar that is
+    true at run time but unknown when XLA compiles (e.g. iterations >= 0);
+    selecting each level's sums under it keeps XLA's simplifier from
+    merging the levels back into one long reduction. The rounding error is
+    that of a tree of sums (float32, 10M elements: about 1e-7).
+    """
+    flat = ops.reshape(values, (-1,))
+    for _ in range(2):
+        size = flat.shape[0]
+        if size is None or size <= SUM_BLOCK:
+            break
+        padding = -size % SUM_BLOCK
+        if padding:
+            flat = ops.pad(flat, [(0, padding)])
+        sums = ops.sum(ops.reshape(flat, (-1, SUM_BLOCK)), axis=1)
+        flat = ops.where(keep_apart, sums, ops.zeros_like(sums))
+    return ops.sum(flat)
+
+
 def _check_fused(value):
     if not (isinstance(value, bool) or value == "auto"):
         raise ValueError(
@@ -69,8 +98,8 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
 
     Besides Keras' own options every optimizer takes `fused`: on the
     TensorFlow backend, `"auto"` (default) compiles with XLA the update of
-    each dense variable of at least 16384 elements (not for LARS and
-    NovoGrad, whose norms XLA runs slower on CPU), `True` of every dense
+    each dense variable of at least 16384 elements (not for a rule with
+    `_fused_by_auto = False`, none at present), `True` of every dense
     variable, `False` of none. Sparse gradients of rules that update only
     their rows, and updates XLA cannot compile, take the plain path.
     Results equal the plain path's up to float rounding. On torch only
@@ -407,31 +436,18 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             self.assign_sub(variable, decrement)
 
     def sum_in_rows(self, values):
-        """The sum of all elements of `values`; traced for XLA, summed so
-        that XLA does not hold `values` whole.
+        """The sum of all elements of `values`; traced for XLA, summed in
+        blocks so that XLA does not hold `values` whole (`blocked_sum`).
+        The order of summation then differs from `ops.sum`'s."""
+        if not self._traced_for_xla:
+            return ops.sum(values)
+        return blocked_sum(values, self._true_at_run_time())
 
-        XLA on CPU turns a reduction over a dimension longer than 32 into a
-        reduce-window, which it does not fuse with the element-wise loop
-        that makes its input: `ops.sum(g * (x0 - x))` then holds the whole
-        product, a temporary the size of the variable. Summed in rows of 32
-        first (each row's sum fused with the product), only size / 32
-        partial sums are held; the select between the two sums (always
-        true, known only at run time) keeps XLA from merging them back into
-        one reduction. The order of summation differs from `ops.sum`'s.
-        """
-        flat = ops.reshape(values, (-1,))
-        size = flat.shape[0]
-        if not self._traced_for_xla or size is None or size <= _SUM_ROW:
-            return ops.sum(flat)
-        padding = -size % _SUM_ROW
-        if padding:
-            flat = ops.pad(flat, [(0, padding)])
-        row_sums = ops.sum(ops.reshape(flat, (-1, _SUM_ROW)), axis=1)
-        return ops.sum(
-            ops.where(
-                self._true_at_run_time(), row_sums, ops.zeros_like(row_sums)
-            )
-        )
+    def squared_norm(self, x):
+        """sum(x^2) over every element of `x` (of a sparse gradient's
+        stored values, its rows summed: see sparse.py), without a temporary
+        x^2 under XLA (`sum_in_rows`)."""
+        return self.sum_in_rows(ops.square(stored_values(x)))
 
     def _true_at_run_time(self):
         """A predicate that always holds but that XLA cannot fold."""

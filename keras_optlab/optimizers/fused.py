@@ -17,8 +17,10 @@ What stays on the plain path:
   compiles the rest;
 - with `fused="auto"`, variables of fewer than `AUTO_MIN_SIZE` elements (the
   kernel launches they save are worth less than their compilation), and
-  optimizers with `_fused_by_auto = False` (LARS, NovoGrad: XLA on CPU runs
-  their whole-variable norms slower than TensorFlow's kernels);
+  optimizers with `_fused_by_auto = False`, for a rule whose compiled update
+  a benchmark finds slower than the plain one (none at present: LARS and
+  NovoGrad were, until their norms were summed in blocks XLA fuses, see
+  `OptlabOptimizer.squared_norm`);
 - a variable whose update XLA cannot compile: found once, at trace time,
   by lowering the update to HLO, so the train step never fails at run time.
 

@@ -77,9 +77,6 @@ class LARS(OptlabOptimizer):
     """
 
     _config_keys = ("momentum", "eta", "exclude_from_adaptation")
-    # Its per-variable norms run slower compiled by XLA on CPU than as
-    # TensorFlow's kernels (benchmarks/RESULTS.md): "auto" leaves it plain.
-    _fused_by_auto = False
     _update_step_applies_weight_decay = True
 
     def __init__(
@@ -125,8 +122,8 @@ class LARS(OptlabOptimizer):
 
     def trust_ratio(self, gradient, variable, weight_decay):
         """eta * ||w|| / (||g|| + beta * ||w||), or 1 where a norm is 0."""
-        w_norm = ops.sqrt(ops.sum(ops.square(variable)))
-        g_norm = ops.sqrt(ops.sum(ops.square(gradient)))
+        w_norm = ops.sqrt(self.squared_norm(variable))
+        g_norm = ops.sqrt(self.squared_norm(gradient))
         denominator = g_norm
         if weight_decay is not None:
             denominator = ops.add(g_norm, ops.multiply(w_norm, weight_decay))

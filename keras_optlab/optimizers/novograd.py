@@ -73,9 +73,6 @@ class NovoGrad(OptlabOptimizer):
     """
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "grad_averaging")
-    # Its per-variable norms run slower compiled by XLA on CPU than as
-    # TensorFlow's kernels (benchmarks/RESULTS.md): "auto" leaves it plain.
-    _fused_by_auto = False
     # d * theta enters the momentum (Algorithm 1), not Keras' decoupled decay.
     _update_step_applies_weight_decay = True
 
@@ -126,7 +123,7 @@ class NovoGrad(OptlabOptimizer):
         m = self._momentums[index]
         v = self._norm_velocities[index]
 
-        norm_squared = ops.sum(ops.square(gradient))
+        norm_squared = self.squared_norm(gradient)
         averaged = ops.add(
             ops.multiply(v, self.beta_2),
             ops.multiply(norm_squared, 1.0 - self.beta_2),

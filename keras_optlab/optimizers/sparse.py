@@ -34,3 +34,18 @@ def densify(gradient):
         if isinstance(gradient, tf.IndexedSlices):
             return tf.convert_to_tensor(gradient)
     return gradient
+
+
+def stored_values(gradient):
+    """The values of a sparse gradient, or the dense gradient itself.
+
+    After `sum_duplicate_indices` each row of a sparse gradient is stored
+    once and the absent rows are zero, so a sum over all elements of g^2
+    (a norm) is that sum over the stored values.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return gradient.values
+    return gradient
