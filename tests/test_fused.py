@@ -224,6 +224,42 @@ def test_sum_in_rows_compiles_without_its_whole_input():
     assert memory["temporary_bytes"] <= 2 * row_sums, memory
 
 
+@pytest.mark.parametrize("grouping", ["all", "variable"])
+def test_weight_decay_is_compiled_with_the_update(grouping):
+    """Keras' decoupled weight decay runs inside the compiled update (no
+    separate pass over the variables in the train step), equals the plain
+    path, and still skips the variables excluded from it."""
+    params, grads = helpers.random_problem(STEPS, seed=13)
+    setting = {"weight_decay": 0.1, "learning_rate": 0.05}
+    runs = {}
+    for fused in (True, False):
+        optimizer = helpers.make_optimizer("adamw", fused=fused, **setting)
+        optimizer._fused_grouping = grouping
+        variables = helpers.make_variables(params)
+        optimizer.exclude_from_weight_decay(var_names=["v1"])
+
+        @tf.function
+        def step(gradients):
+            optimizer.apply(gradients, variables)
+
+        for gradient_list in grads:
+            step([tf.constant(g) for g in gradient_list])
+        runs[fused] = [v.numpy() for v in variables]
+        writes = [op.type for op in step.get_concrete_function(
+            [tf.TensorSpec(p.shape, "float64") for p in params]
+        ).graph.get_operations() if op.type == "AssignSubVariableOp"]
+        assert (writes == []) if fused else writes
+    for a, b in zip(runs[True], runs[False]):
+        np.testing.assert_allclose(a, b, rtol=RTOL64, atol=0)
+    # The excluded variable moved by the Adam step only: the same run
+    # without decay leaves it where the decayed run does.
+    plain_adam = helpers.make_optimizer(
+        "adamw", fused=True, learning_rate=0.05, weight_decay=0.0)
+    undecayed = helpers.run_keras(plain_adam, params, grads)[-1]
+    np.testing.assert_allclose(runs[True][1], undecayed[1], rtol=RTOL64)
+    assert not np.allclose(runs[True][0], undecayed[0])
+
+
 @pytest.mark.parametrize("name", ["adam", "prodigy", "novograd"])
 def test_per_variable_grouping_equals_plain(name):
     params, grads = helpers.random_problem(STEPS, seed=12)

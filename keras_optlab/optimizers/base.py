@@ -483,6 +483,8 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     def _apply_weight_decay(self, variables):
         if self._update_step_applies_weight_decay:
             return
+        if keras.backend.backend() == "tensorflow" and self.fused is not False:
+            return  # applied with each variable's update (fused.py)
         super()._apply_weight_decay(variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):

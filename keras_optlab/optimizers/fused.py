@@ -95,6 +95,25 @@ def _compiles(optimizer, variables, function, *arguments):
     return True
 
 
+def _decay_and_update(optimizer, gradient, variable, learning_rate):
+    """Keras' decoupled weight decay (w -= w * wd * lr), then the update.
+
+    On this path `OptlabOptimizer._apply_weight_decay` leaves the decay to
+    each variable's update, so that it is compiled with it: run beforehand
+    as Keras does, it would be one more pass reading and writing every
+    decayed variable. Each variable's decay and update touch only that
+    variable, so decaying all before updating any (Keras' order) gives the
+    same result.
+    """
+    if (optimizer.weight_decay is not None
+            and not optimizer._update_step_applies_weight_decay
+            and optimizer._use_weight_decay(variable)):
+        lr = tf.cast(learning_rate, variable.dtype)
+        decay = tf.cast(optimizer.weight_decay, variable.dtype)
+        variable.assign_sub(variable * decay * lr)
+    return optimizer.update_step(gradient, variable, learning_rate)
+
+
 def _eligible(optimizer, gradient, variable):
     if gradient is None:
         return False
@@ -132,18 +151,18 @@ def _compiled(optimizer, key, variables, update, *arguments):
 
 def _update_one(optimizer, gradient, variable, learning_rate):
     if not _eligible(optimizer, gradient, variable):
-        return optimizer.update_step(gradient, variable, learning_rate)
+        return _decay_and_update(optimizer, gradient, variable, learning_rate)
     gradient = tf.convert_to_tensor(gradient)
     learning_rate = tf.convert_to_tensor(learning_rate)
     key = (optimizer._var_key(variable), variable.device)
 
     def update(gradient, learning_rate):
-        optimizer.update_step(gradient, variable, learning_rate)
+        _decay_and_update(optimizer, gradient, variable, learning_rate)
 
     function = _compiled(optimizer, key, [variable], update, gradient,
                          learning_rate)
     if function is None:
-        return optimizer.update_step(gradient, variable, learning_rate)
+        return _decay_and_update(optimizer, gradient, variable, learning_rate)
     return function(gradient, learning_rate)
 
 
@@ -162,7 +181,7 @@ def _update_group(optimizer, grads_and_vars, learning_rate):
         # Flat arguments: the compiler check takes a TensorSpec per argument.
         def update(learning_rate, *gradients):
             for gradient, variable in zip(gradients, variables):
-                optimizer.update_step(gradient, variable, learning_rate)
+                _decay_and_update(optimizer, gradient, variable, learning_rate)
 
         function = _compiled(optimizer, key, variables, update,
                              learning_rate, *gradients)
@@ -171,7 +190,7 @@ def _update_group(optimizer, grads_and_vars, learning_rate):
         else:
             function(learning_rate, *gradients)
     for gradient, variable in rest:
-        optimizer.update_step(gradient, variable, learning_rate)
+        _decay_and_update(optimizer, gradient, variable, learning_rate)
 
 
 def update_step(optimizer, distribution, grads_and_vars, learning_rate):
