@@ -551,6 +551,22 @@ def test_bench_step_memory():
             in bench.to_markdown(report))
 
 
+def test_bench_times_each_optimizer_in_a_fresh_process():
+    """Full runs time every optimizer in its own process (Keras keeps the
+    memory of every optimizer a process made); the child's result has the
+    in-process result's form."""
+    from keras_optlab import bench
+
+    isolated = bench.time_optimizer_isolated("momentum", 20_000, 2, 1, 2)
+    in_process = bench.time_optimizer("momentum", 20_000, 2, 1, 2)
+    assert set(isolated) == set(in_process)
+    assert set(isolated["candidates"]) == set(in_process["candidates"])
+    assert isolated["params"] == in_process["params"] == 20_000
+    assert all(stats["n"] == 2 for stats in isolated["candidates"].values())
+    with pytest.raises(RuntimeError, match="Timing nope at 20,000"):
+        bench.time_optimizer_isolated("nope", 20_000, 2, 1, 2)
+
+
 def test_bench_rejects_unknown_optimizer(capsys):
     from keras_optlab import cli
 
