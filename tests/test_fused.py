@@ -551,10 +551,11 @@ def test_bench_step_memory():
             in bench.to_markdown(report))
 
 
+@pytest.mark.slow
 def test_bench_times_each_optimizer_in_a_fresh_process():
-    """Full runs time every optimizer in its own process (Keras keeps the
-    memory of every optimizer a process made); the child's result has the
-    in-process result's form."""
+    """Full runs time (and measure) every optimizer in its own process (a
+    process making and deleting Keras optimizers keeps growing); the
+    child's result has the in-process result's form."""
     from keras_optlab import bench
 
     isolated = bench.time_optimizer_isolated("momentum", 20_000, 2, 1, 2)
@@ -565,6 +566,10 @@ def test_bench_times_each_optimizer_in_a_fresh_process():
     assert all(stats["n"] == 2 for stats in isolated["candidates"].values())
     with pytest.raises(RuntimeError, match="Timing nope at 20,000"):
         bench.time_optimizer_isolated("nope", 20_000, 2, 1, 2)
+    # Peak memory, likewise one process per optimizer, merged.
+    measured = bench.step_memory(["momentum", "gradient_descent"], 20_000, 2)
+    assert set(measured["results"]) == {"momentum", "gradient_descent"}
+    assert set(measured["results"]["momentum"]) == set(bench.MEMORY_LABELS)
 
 
 def test_bench_rejects_unknown_optimizer(capsys):
