@@ -40,11 +40,9 @@ def _compiled_updates(optimizer):
     return {k: f for k, f in cache.updates.items() if f is not None}
 
 
-def _run(name, setting, fused, params, grads, dtype="float64",
-         grouping=None):
-    optimizer = helpers.make_optimizer(name, fused=fused, **setting)
-    if grouping:
-        optimizer._fused_grouping = grouping
+def _apply_steps(optimizer, params, grads, dtype="float64"):
+    """Runs `optimizer` over `grads` in a `tf.function` step; the final
+    values and the step function."""
     variables = helpers.make_variables(params, dtype)
 
     @tf.function
@@ -53,7 +51,16 @@ def _run(name, setting, fused, params, grads, dtype="float64",
 
     for gradient_list in grads:
         step([tf.constant(g, dtype=dtype) for g in gradient_list])
-    return [v.numpy() for v in variables], optimizer
+    return [v.numpy() for v in variables], step
+
+
+def _run(name, setting, fused, params, grads, dtype="float64",
+         grouping=None):
+    optimizer = helpers.make_optimizer(name, fused=fused, **setting)
+    if grouping:
+        optimizer._fused_grouping = grouping
+    values, _ = _apply_steps(optimizer, params, grads, dtype)
+    return values, optimizer
 
 
 # The first and the last setting of every row: the defaults and an edge case.
@@ -235,16 +242,8 @@ def test_weight_decay_is_compiled_with_the_update(grouping):
     for fused in (True, False):
         optimizer = helpers.make_optimizer("adamw", fused=fused, **setting)
         optimizer._fused_grouping = grouping
-        variables = helpers.make_variables(params)
         optimizer.exclude_from_weight_decay(var_names=["v1"])
-
-        @tf.function
-        def step(gradients):
-            optimizer.apply(gradients, variables)
-
-        for gradient_list in grads:
-            step([tf.constant(g) for g in gradient_list])
-        runs[fused] = [v.numpy() for v in variables]
+        runs[fused], step = _apply_steps(optimizer, params, grads)
         writes = [op.type for op in step.get_concrete_function(
             [tf.TensorSpec(p.shape, "float64") for p in params]
         ).graph.get_operations() if op.type == "AssignSubVariableOp"]
@@ -430,15 +429,7 @@ def test_wrappers_keep_working(wrapper):
         else:
             optimizer = keras_optlab.optimizers.SWA(inner, start_step=2,
                                                     average_period=2)
-        variables = helpers.make_variables(params)
-
-        @tf.function
-        def step(gradients):
-            optimizer.apply(gradients, variables)
-
-        for gradient_list in grads:
-            step([tf.constant(g) for g in gradient_list])
-        results[fused] = [v.numpy() for v in variables]
+        results[fused], _ = _apply_steps(optimizer, params, grads)
         if fused:
             assert len(_compiled_updates(inner)) == 1
     for a, b in zip(results[True], results[False]):
