@@ -563,6 +563,28 @@ def test_bench_times_each_optimizer_in_a_fresh_process():
     assert set(measured["results"]["momentum"]) == set(bench.MEMORY_LABELS)
 
 
+def test_xla_pairs_script_times_both_compiled_steps(capsys):
+    """benchmarks/xla_pairs.py, the long XLA-on comparison RESULTS.md
+    quotes: its table row for an optimizer Keras has, none for one it
+    lacks."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "xla_pairs.py"
+    spec = importlib.util.spec_from_file_location("xla_pairs", path)
+    xla_pairs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(xla_pairs)
+    stats = xla_pairs.pair("momentum", 20_000, 4)
+    assert set(stats) == {"fused+xla", "keras+xla"}
+    assert all(s["n"] == 4 and 0 < s["p10_ms"] <= s["p90_ms"]
+               for s in stats.values())
+    assert xla_pairs.pair("yogi", 20_000, 4) is None
+    xla_pairs.main(["--size", "20000", "--repeats", "2", "--optimizers",
+                    "gradient_descent,yogi"])
+    table = capsys.readouterr().out
+    assert "| gradient_descent | " in table and "| yogi |" not in table
+
+
 def test_bench_rejects_unknown_optimizer(capsys):
     from keras_optlab import cli
 
