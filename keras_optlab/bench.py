@@ -290,7 +290,8 @@ def step_memory_child(names, size, variables, steps=2):
 
 def _in_child(function, arguments, env=None, timeout=1800):
     """`bench.<function>(*arguments)` run in a fresh Python process, its
-    JSON result; None where the child fails or times out."""
+    JSON result. A child that fails or times out raises RuntimeError with
+    the last line it wrote to stderr."""
     import subprocess
     import sys
 
@@ -305,9 +306,12 @@ def _in_child(function, arguments, env=None, timeout=1800):
             [sys.executable, "-c", code, json.dumps(arguments)], env=env,
             capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None
+        raise RuntimeError(f"bench.{function} took more than {timeout} s "
+                           "in its child process") from None
     if done.returncode != 0:
-        return None
+        errors = done.stderr.strip().splitlines() or ["(no output)"]
+        raise RuntimeError(f"bench.{function} failed in its child process "
+                           f"(exit {done.returncode}): {errors[-1]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -321,9 +325,11 @@ def step_memory(names, size, variables=VARIABLES, timeout=1800):
     # gives.
     merged = None
     for name in names:
-        measured = _in_child("step_memory_child", [[name], size, variables],
-                             MEMORY_ENV, timeout)
-        if measured is None:
+        try:
+            measured = _in_child("step_memory_child",
+                                 [[name], size, variables], MEMORY_ENV,
+                                 timeout)
+        except RuntimeError:
             return None
         if merged is None:
             merged = measured
@@ -342,15 +348,13 @@ def time_optimizer_isolated(name, size, repeats, warmup,
     not help), where the same loop over `tf.Variable`s did not grow. A full
     run at 50M parameters in one process ran out of memory after ten
     optimizers."""
-    result = _in_child("time_optimizer",
-                       [name, size, repeats, warmup, variables],
-                       timeout=timeout)
-    if result is None:
+    try:
+        return _in_child("time_optimizer",
+                         [name, size, repeats, warmup, variables],
+                         timeout=timeout)
+    except RuntimeError as error:
         raise RuntimeError(
-            f"Timing {name} at {size:,} parameters failed in its child "
-            f"process; bench.time_optimizer({name!r}, {size}, {repeats}, "
-            f"{warmup}, {variables}) run directly shows the error.")
-    return result
+            f"Timing {name} at {size:,} parameters failed: {error}") from None
 
 
 class _Candidate:

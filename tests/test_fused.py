@@ -555,7 +555,10 @@ def test_bench_times_each_optimizer_in_a_fresh_process():
     assert set(isolated["candidates"]) == set(in_process["candidates"])
     assert isolated["params"] == in_process["params"] == 20_000
     assert all(stats["n"] == 2 for stats in isolated["candidates"].values())
-    with pytest.raises(RuntimeError, match="Timing nope at 20,000"):
+    # A failing child names what it was timing and says why.
+    with pytest.raises(RuntimeError, match=(
+            r"Timing nope at 20,000 parameters failed: .*ValueError: "
+            r"Unknown optimizer. Received: identifier='nope'")):
         bench.time_optimizer_isolated("nope", 20_000, 2, 1, 2)
     # Peak memory, likewise one process per optimizer, merged.
     measured = bench.step_memory(["momentum", "gradient_descent"], 20_000, 2)

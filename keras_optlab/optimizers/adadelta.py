@@ -78,7 +78,8 @@ class Adadelta(OptlabOptimizer):
         mean_sq_delta = self._mean_squared_deltas[index]
 
         epsilon = scalar(self.epsilon, variable.dtype)
-        self.assign_moving_average(mean_sq_grad, ops.square(gradient), self.rho)
+        gradient_squared = ops.square(gradient)
+        self.assign_moving_average(mean_sq_grad, gradient_squared, self.rho)
         delta_scale = ops.add(mean_sq_delta, epsilon)
         gradient_scale = ops.add(mean_sq_grad, epsilon)
         # delta = -RMS[dx] / RMS[g] * g, and delta^2 written without a
@@ -94,7 +95,7 @@ class Adadelta(OptlabOptimizer):
             )
         )
         delta_squared = ops.multiply(
-            ops.divide(delta_scale, gradient_scale), ops.square(gradient)
+            ops.divide(delta_scale, gradient_scale), gradient_squared
         )
         self.assign_add(variable, ops.multiply(delta, lr))
         weight = scalar(1.0 - self.rho, variable.dtype)

@@ -69,8 +69,8 @@ def _initialized(variables):
         return all(bool(v.is_initialized()) for v in variables)
 
 
-def _compiles(optimizer, variables, function, *arguments):
-    """Whether XLA can compile `function` for arguments like these.
+def _compiles(optimizer, variables, function, specs):
+    """Whether XLA can compile `function` for arguments of `specs`.
 
     The check lowers the function to HLO, which reads the variables it
     captures; while they are not yet initialized (an optimizer built inside
@@ -82,7 +82,6 @@ def _compiles(optimizer, variables, function, *arguments):
              for v in list(variables) + list(optimizer.variables)]
     if not _initialized(state):
         return True
-    specs = [_spec(argument) for argument in arguments]
     try:
         hlo.compiler_ir(function, specs, variables, "hlo")
     except Exception as error:  # XLA names the op it lacks in the message.
@@ -143,9 +142,10 @@ def _compiled(optimizer, key, variables, update, *arguments):
 
         function = tf.function(traced_for_xla, jit_compile=True,
                                autograph=False)
-        ok = _compiles(optimizer, variables, function, *arguments)
+        specs = [_spec(argument) for argument in arguments]
+        ok = _compiles(optimizer, variables, function, specs)
         updates[key] = function if ok else None
-        _cache(optimizer).specs[key] = [_spec(a) for a in arguments]
+        _cache(optimizer).specs[key] = specs
     return updates[key]
 
 
@@ -220,4 +220,3 @@ def compiled_hlo(optimizer):
                              optimizer.variables)
         for key, function in cache.updates.items() if function is not None
     }
-
