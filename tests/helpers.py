@@ -62,3 +62,54 @@ def assert_trajectories_close(actual, expected, rtol, atol):
             np.testing.assert_allclose(
                 a, b, rtol=rtol, atol=atol,
                 err_msg=f"step {step + 1}, variable {i}")
+
+
+def _jax_step(optimizer, variables):
+    """JAX: `stateless_apply` under `jax.jit`, state donated and returned
+    in the order it came (so XLA updates it in place, as Keras' trainer
+    does), and the `jit` function for its compiled text."""
+    import jax
+
+    optimizer.build(variables)
+
+    def stateless(state, grads, values):
+        values, state = optimizer.stateless_apply(state, grads, values)
+        return state, values
+
+    compiled = jax.jit(stateless, donate_argnums=(0, 2))
+
+    def arguments(grads):
+        return ([v.value for v in optimizer.variables], grads,
+                [v.value for v in variables])
+
+    def step(grads):
+        state, values = compiled(*arguments(grads))
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        for variable, value in zip(optimizer.variables, state):
+            variable.assign(value)
+
+    step.hlo = lambda grads: (
+        compiled.lower(*arguments(grads)).compile().as_text())
+    return step
+
+
+def compiled_step(optimizer, variables, xla=False):
+    """`step(grads)`: one compiled training step of this backend applying
+    `optimizer` to `variables`; a `tf.function` on TensorFlow (XLA-compiled
+    where `xla`), `jax.jit` of `stateless_apply` on JAX (always XLA), the
+    plain call on torch. On TensorFlow and JAX, where XLA compiles it,
+    `step.hlo(grads)` is the optimized HLO text."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=xla)
+        def step(grads):
+            optimizer.apply(grads, variables)
+
+        step.hlo = lambda grads: step.experimental_get_compiler_ir(grads)(
+            stage="optimized_hlo")
+        return step
+    if BACKEND == "jax":
+        return _jax_step(optimizer, variables)
+    return lambda grads: optimizer.apply(grads, variables)

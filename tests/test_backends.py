@@ -33,7 +33,7 @@ PORTABLE = [
 # norm at float32 (ops.norm), and on JAX its eager gradient-accumulation cond
 # compiles at every call (25 s a test).
 EXTRA = {
-    "jax": [],
+    "jax": ["tests/test_xla_forms.py"],
     "torch": ["tests/test_torch_fused.py"],
 }
 

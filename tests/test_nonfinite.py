@@ -47,41 +47,9 @@ def _state(optimizer):
             if skip is None or v is not skip]
 
 
-def _compiled_step(optimizer, variables):
-    """One compiled training step of this backend, applying `grads`."""
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function
-        def step(grads):
-            optimizer.apply(grads, variables)
-
-        return step
-    if BACKEND == "jax":
-        import jax
-
-        optimizer.build(variables)
-
-        @jax.jit
-        def stateless(state, grads, values):
-            return optimizer.stateless_apply(state, grads, values)
-
-        def step(grads):
-            values, state = stateless(
-                [v.value for v in optimizer.variables], grads,
-                [v.value for v in variables])
-            for variable, value in zip(variables, values):
-                variable.assign(value)
-            for variable, value in zip(optimizer.variables, state):
-                variable.assign(value)
-
-        return step
-    return lambda grads: optimizer.apply(grads, variables)
-
-
 def _run(optimizer, params, grad_steps, compiled):
     variables = helpers.make_variables(params, DTYPE)
-    step = (_compiled_step(optimizer, variables) if compiled
+    step = (helpers.compiled_step(optimizer, variables) if compiled
             else lambda grads: optimizer.apply(grads, variables))
     for grads in grad_steps:
         step([keras.ops.convert_to_tensor(g, dtype=DTYPE) for g in grads])

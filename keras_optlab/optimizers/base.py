@@ -80,6 +80,35 @@ def blocked_sum(values, keep_apart):
     return ops.sum(flat)
 
 
+def tracing_for_xla(variable):
+    """True while the current trace is one that XLA compiles whole: a
+    TensorFlow function with `jit_compile=True` (the fused update, or a
+    model compiled with `jit_compile=True`), or a JAX `jit` trace, where
+    `variable` (any variable of the step) then reads as a tracer. False
+    eagerly, in a TensorFlow graph without XLA, and on torch (Inductor
+    fuses loops with several outputs, and eager torch runs op by op).
+
+    The XLA forms of `OptlabOptimizer` (`assign_after`, `sum_in_rows`) only
+    pay off in such a trace; elsewhere each select or extra level of
+    summation would be one more pass over the data.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+
+        if tf.executing_eagerly():
+            return False
+        return control_flow_util.GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph()
+        )
+    if backend == "jax":
+        import jax
+
+        return isinstance(variable.value, jax.core.Tracer)
+    return False
+
+
 def _check_fused(value):
     if not (isinstance(value, bool) or value == "auto"):
         raise ValueError(
@@ -156,11 +185,6 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     # "variable": one per variable, as always under a multi-replica
     # strategy, where each replica updates its own copies.
     _fused_grouping = "all"
-
-    # True while the fused path traces `update_step` for XLA: `assign_after`
-    # and `sum_in_rows` then take their XLA forms (elsewhere a select over a
-    # whole variable would only cost a pass).
-    _traced_for_xla = False
 
     def __init__(
         self,
@@ -448,6 +472,12 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         stored values, its rows summed: see sparse.py), without a temporary
         x^2 under XLA (`sum_in_rows`)."""
         return self.sum_in_rows(ops.square(stored_values(x)))
+
+    @property
+    def _traced_for_xla(self):
+        """True while `update_step` is traced for XLA (`tracing_for_xla`):
+        `assign_after` and `sum_in_rows` then take their XLA forms."""
+        return tracing_for_xla(self.iterations)
 
     def _true_at_run_time(self):
         """A predicate that always holds but that XLA cannot fold."""

@@ -133,15 +133,7 @@ def _compiled(optimizer, key, variables, update, *arguments):
     updates = _cache(optimizer).updates
     if key not in updates:
 
-        def traced_for_xla(*arguments):
-            object.__setattr__(optimizer, "_traced_for_xla", True)
-            try:
-                return update(*arguments)
-            finally:
-                object.__setattr__(optimizer, "_traced_for_xla", False)
-
-        function = tf.function(traced_for_xla, jit_compile=True,
-                               autograph=False)
+        function = tf.function(update, jit_compile=True, autograph=False)
         specs = [_spec(argument) for argument in arguments]
         ok = _compiles(optimizer, variables, function, specs)
         updates[key] = function if ok else None

@@ -80,7 +80,9 @@ def analyze(hlo):
       counts here, and so does a temporary XLA keeps because an expensive
       value (a square root, a quotient) feeds several loops. The sum bounds
       the peak from above (buffer assignment may reuse some);
-    - `copies`: `copy` instructions;
+    - `copies`: `copy` instructions of arrays (a copy of a scalar, such as
+      the step counter a whole compiled train step increments, moves a few
+      bytes and is left out);
     - `traffic_bytes`: bytes every loop reads (each distinct operand once)
       and writes;
     - `loops`: how many such loops run.
@@ -90,7 +92,7 @@ def analyze(hlo):
                        for output, _ in _ALIAS.findall(header)}
     entry = hlo[hlo.index("\nENTRY "):]
     sizes, kinds, outputs = {}, {}, []
-    traffic = loops = 0
+    traffic = loops = array_copies = 0
     for line in entry.splitlines()[1:]:
         tuple_match = _ROOT_TUPLE.match(line)
         if tuple_match:
@@ -104,6 +106,8 @@ def analyze(hlo):
         for dim in filter(None, dims.split(",")):
             size *= int(dim)
         sizes[name], kinds[name] = size, opcode
+        if opcode == "copy" and dims:
+            array_copies += 1
         if root:
             outputs = [name]
         if opcode not in _NO_TRAFFIC:
@@ -118,7 +122,7 @@ def analyze(hlo):
         "temporary_bytes": sum(
             size for name, size in sizes.items()
             if kinds[name] not in _NO_BUFFER and name not in in_place),
-        "copies": sum(kind == "copy" for kind in kinds.values()),
+        "copies": array_copies,
         "traffic_bytes": traffic,
         "loops": loops,
     }

@@ -278,7 +278,8 @@ class Prodigy(OptlabOptimizer):
             ops.cast(self._inner_products[i], dtype) for i in indices
         ]))
         s_norm = ops.sum(ops.stack([
-            ops.cast(ops.sum(ops.abs(self._gradient_sums[i])), dtype)
+            ops.cast(self.sum_in_rows(ops.abs(self._gradient_sums[i])),
+                     dtype)
             for i in indices
         ]))
         beta_3 = self._decay_rs
