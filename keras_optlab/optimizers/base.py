@@ -95,6 +95,9 @@ def tracing_for_xla(variable):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
+        # TensorFlow has no public way to ask this: `tf.function` marks a
+        # `jit_compile=True` trace with an XLA control-flow context, which
+        # this internal module reads (nested graphs included).
         from tensorflow.python.ops import control_flow_util
 
         if tf.executing_eagerly():
