@@ -67,7 +67,7 @@ def assert_trajectories_close(actual, expected, rtol, atol):
 def _jax_step(optimizer, variables):
     """JAX: `stateless_apply` under `jax.jit`, state donated and returned
     in the order it came (so XLA updates it in place, as Keras' trainer
-    does), and the `jit` function for its compiled text."""
+    does); `step.hlo(grads)` is the compiled program's text."""
     import jax
 
     optimizer.build(variables)

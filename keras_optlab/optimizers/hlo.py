@@ -3,9 +3,9 @@
 An update step is bound by memory traffic, and XLA decides that traffic:
 which loops it fuses, which values it keeps as whole temporaries, which
 state buffers it copies before writing them in place. Reading the optimized
-HLO (`tf.function(...).experimental_get_compiler_ir(...)(stage=
-"optimized_hlo")`) gives both numbers without timing anything, so tests can
-hold them and the benchmark can print them beside its timings.
+HLO (TensorFlow: `compiler_ir` below; JAX: `jax.jit(f).lower(...).compile()
+.as_text()`) gives both numbers without timing anything, so tests can hold
+them and the benchmark can print them beside its timings.
 
 Only the entry computation is read: on CPU every loop there is one pass over
 its operands (a `fusion`, a `copy`, a `reduce`...), and the instructions
@@ -14,6 +14,7 @@ inside a fusion run in registers.
 
 import re
 import warnings
+
 
 def _device_name(variables):
     """Where a compiled update runs, named for `experimental_get_compiler_ir`.
