@@ -18,9 +18,9 @@ import pytest
 import tensorflow as tf
 
 import keras_optlab
-from keras_optlab.optimizers import fused as fused_path
-from keras_optlab.optimizers import hlo as hlo_analysis
-from keras_optlab.optimizers.base import blocked_sum
+from keras_optlab.engine import fused as fused_path
+from keras_optlab.engine import hlo as hlo_analysis
+from keras_optlab.engine.xla import blocked_sum
 from tests import helpers
 from tests import models
 from tests.optimizer_table import TABLE
@@ -56,8 +56,8 @@ def _apply_steps(optimizer, params, grads, dtype="float64"):
 def _run(name, setting, fused, params, grads, dtype="float64",
          grouping=None):
     optimizer = helpers.make_optimizer(name, fused=fused, **setting)
-    if grouping:
-        optimizer._fused_grouping = grouping
+    if grouping == "variable":
+        fused_path.compile_per_variable(optimizer)
     values, _ = _apply_steps(optimizer, params, grads, dtype)
     return values, optimizer
 
@@ -177,7 +177,7 @@ def test_compile_check_leaves_no_op_in_the_train_step():
                 if "Random" in op.type]
 
 
-def test_sum_in_rows_compiles_without_its_whole_input():
+def test_dot_compiles_without_its_whole_input():
     """Prodigy's inner product <g, x0 - x>, summed in rows of 32 (a padded
     last row included) on the fused path: the plain path's results, and no
     temporary of the product's size."""
@@ -207,7 +207,8 @@ def test_weight_decay_is_compiled_with_the_update(grouping):
     runs = {}
     for fused in (True, False):
         optimizer = helpers.make_optimizer("adamw", fused=fused, **setting)
-        optimizer._fused_grouping = grouping
+        if grouping == "variable":
+            fused_path.compile_per_variable(optimizer)
         optimizer.exclude_from_weight_decay(var_names=["v1"])
         runs[fused], step = _apply_steps(optimizer, params, grads)
         writes = [op.type for op in step.get_concrete_function(
@@ -256,28 +257,6 @@ def test_auto_compiles_norm_based_rules(name):
         1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
     _, auto = _run(name, {}, "auto", params, grads)
     assert len(_compiled_updates(auto)) == 1
-
-
-class OptedOutLARS(keras_optlab.optimizers.LARS):
-    _fused_by_auto = False
-
-
-def test_auto_leaves_rules_that_opt_out_plain():
-    params, grads = helpers.random_problem(
-        1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
-    results = {}
-    for fused in ("auto", True):
-        optimizer = OptedOutLARS(fused=fused)
-        variables = helpers.make_variables(params)
-
-        @tf.function
-        def step(gradients):
-            optimizer.apply(gradients, variables)
-
-        step([tf.constant(g) for g in grads[0]])
-        results[fused] = _compiled_updates(optimizer)
-    assert results["auto"] == {}
-    assert len(results[True]) == 1
 
 
 @pytest.mark.parametrize("value", [1, 0, "on", None, "Auto"])
@@ -333,7 +312,8 @@ def test_rows_only_flag_matches_table(row):
     assert cls._sparse_update_touches_rows_only == row.sparse_writes
 
 
-# Prodigy and Nadam override `_backend_update_step`; Prodigy also sums
+# Prodigy and Nadam have per-step hooks (`before_updates`, `after_updates`);
+# Prodigy also sums
 # over all variables after their updates.
 @pytest.mark.parametrize("name", ["nadam", "prodigy"])
 def test_mirrored_strategy(name, mirrored_strategy):
@@ -473,7 +453,7 @@ def test_bench_step_memory():
     """The peak-memory measurement, run here in-process (the harness runs
     it in a child process with a malloc that unmaps freed buffers), and its
     Markdown table."""
-    from keras_optlab import bench
+    from keras_optlab.lab import bench
 
     measured = bench.step_memory_child(["adam"], 40_000, 2, steps=1)
     assert measured["method"] in ("vmhwm", "gpu_peak")
@@ -513,7 +493,7 @@ def test_bench_times_each_optimizer_in_a_fresh_process():
     """Full runs time (and measure) every optimizer in its own process (a
     process making and deleting Keras optimizers keeps growing); the
     child's result has the in-process result's form."""
-    from keras_optlab import bench
+    from keras_optlab.lab import bench
 
     isolated = bench.time_optimizer_isolated("momentum", 20_000, 2, 1, 2)
     in_process = bench.time_optimizer("momentum", 20_000, 2, 1, 2)

@@ -2,9 +2,9 @@
 and JAX's `jit` (this file also runs in the JAX process of test_backends.py).
 
 In such a trace the optimizers take their XLA forms
-(`keras_optlab.optimizers.base.tracing_for_xla`): state that other loops
+(`keras_optlab.engine.xla`): state that other loops
 still read is written after them, and sums over whole variables go in blocks
-of 32. Checked from the optimized HLO (`keras_optlab.optimizers.hlo`) for
+of 32. Checked from the optimized HLO (`keras_optlab.engine.hlo`) for
 every row of the table: no copy of an array and at most 10% of params +
 grads + state in temporaries (before the forms, Adan's JAX step copied two
 state buffers and both gradients, Prodigy's held 17%); no more loops, bytes
@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_optlab.optimizers import hlo as hlo_analysis
-from keras_optlab.optimizers.base import tracing_for_xla
+from keras_optlab.engine import hlo as hlo_analysis
+from keras_optlab.engine.xla import tracing_for_xla
 from tests import helpers
 from tests.optimizer_table import TABLE
 

@@ -1,5 +1,9 @@
 """Optimizers written from their papers, one per module.
 
+The update rules sit flat in this folder, one per file; `wrappers/` holds the
+optimizers that wrap another (Lookahead, SWA). How a step reaches a rule
+(sparse rows, non-finite gradients, weight decay, XLA) is keras_optlab/engine/.
+
 `get(identifier)` builds one from a short name, a config or an instance;
 `available()` lists the table with descriptions and papers.
 """
@@ -28,13 +32,9 @@ from keras_optlab.optimizers.adan import Adan  # isort: skip
 from keras_optlab.optimizers.lars import LARS  # isort: skip
 from keras_optlab.optimizers.prodigy import Prodigy  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
-from keras_optlab.optimizers.lookahead import Lookahead
-from keras_optlab.optimizers.sam import SAMModel
-from keras_optlab.optimizers.sam import sam_train_step
-from keras_optlab.optimizers.swa import SWA
-from keras_optlab.optimizers.swa import SWACallback
-from keras_optlab.optimizers.swa import swa_batch_norm_update
-from keras_optlab.optimizers.wrapper import OptimizerWrapper
+from keras_optlab.optimizers.wrappers import SWA
+from keras_optlab.optimizers.wrappers import Lookahead
+from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
 from keras_optlab.optimizers.registry import lookup
 from keras_optlab.optimizers.registry import rows
@@ -63,15 +63,35 @@ __all__ = [
     "QHAdam",
     "RAdam",
     "RMSprop",
-    "SAMModel",
     "SWA",
-    "SWACallback",
     "Yogi",
     "available",
     "get",
-    "sam_train_step",
-    "swa_batch_norm_update",
 ]
+
+
+# Training helpers that lived here until 0.1.0; they are not optimizers.
+_MOVED_TO_TRAINING = ("SAMModel", "sam_train_step", "SWACallback",
+                      "swa_batch_norm_update")
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_TRAINING:
+        import warnings
+
+        from keras_optlab import training
+
+        warnings.warn(
+            f"keras_optlab.optimizers.{name} moved to "
+            f"keras_optlab.training.{name} in 0.2.0; the old name will be "
+            "removed in 0.3.0.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(training, name)
+    raise AttributeError(
+        f"module 'keras_optlab.optimizers' has no attribute {name!r}"
+    )
 
 
 def available():

@@ -5,7 +5,7 @@ from keras import ops
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
-from keras_optlab.optimizers.sparse import densify
+from keras_optlab.engine.sparse import densify
 
 
 @register(
@@ -90,7 +90,7 @@ class Adan(OptlabOptimizer):
     """
 
     _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon", "epsilon_mode")
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,
@@ -191,6 +191,4 @@ class Adan(OptlabOptimizer):
                 variable,
                 ops.divide(variable, 1.0 + ops.multiply(lr, weight_decay)),
             )
-        # The loops of v and n read the old previous gradient; writing
-        # it after the variable keeps XLA from copying it (see the base).
-        self.assign_after(previous, gradient, variable)
+        self.assign(previous, gradient)

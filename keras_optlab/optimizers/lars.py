@@ -77,7 +77,7 @@ class LARS(OptlabOptimizer):
     """
 
     _config_keys = ("momentum", "eta", "exclude_from_adaptation")
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,

@@ -74,7 +74,7 @@ class NovoGrad(OptlabOptimizer):
 
     _config_keys = ("beta_1", "beta_2", "epsilon", "grad_averaging")
     # d * theta enters the momentum (Algorithm 1), not Keras' decoupled decay.
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,
