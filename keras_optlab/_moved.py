@@ -1,5 +1,5 @@
-"""Modules that moved in 0.2.0, importable under their old names for one
-release with a DeprecationWarning.
+"""Modules and names that moved in 0.2.0, importable under their old names
+for one release with a DeprecationWarning.
 
 The old name is an alias of the new module (the same module object), so
 classes keep their identity and saved models their registered names.
@@ -36,6 +36,30 @@ MOVED = {
 }
 
 
+# Names a package no longer defines itself: (package, name) -> new module.
+MOVED_NAMES = {
+    ("keras_optlab.optimizers", name): "keras_optlab.training"
+    for name in ("SAMModel", "sam_train_step", "SWACallback",
+                 "swa_batch_norm_update")
+}
+
+
+def moved_attribute(package, name):
+    """For a package's `__getattr__`: the moved `name`, with a warning."""
+    new_module = MOVED_NAMES.get((package, name))
+    if new_module is None:
+        raise AttributeError(
+            f"module {package!r} has no attribute {name!r}"
+        )
+    warnings.warn(
+        f"{package}.{name} moved to {new_module}.{name} in 0.2.0; the old "
+        "name will be removed in 0.3.0.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(importlib.import_module(new_module), name)
+
+
 class _AliasLoader(importlib.abc.Loader):
     def __init__(self, new_name):
         self.new_name = new_name
@@ -70,5 +94,7 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder):
 
 
 def install():
+    # First: a moved package's old name has the new `__path__`, where the
+    # path finder would load its submodules a second time under old names.
     if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
-        sys.meta_path.append(MovedModuleFinder())
+        sys.meta_path.insert(0, MovedModuleFinder())

@@ -10,6 +10,8 @@ optimizers that wrap another (Lookahead, SWA). How a step reaches a rule
 
 import keras
 
+from keras_optlab import _moved
+
 # The import order is the order of the table that `available()` returns.
 from keras_optlab.optimizers.gradient_descent import GradientDescent  # isort: skip
 from keras_optlab.optimizers.momentum import Momentum  # isort: skip
@@ -70,28 +72,10 @@ __all__ = [
 ]
 
 
-# Training helpers that lived here until 0.1.0; they are not optimizers.
-_MOVED_TO_TRAINING = ("SAMModel", "sam_train_step", "SWACallback",
-                      "swa_batch_norm_update")
-
-
 def __getattr__(name):
-    if name in _MOVED_TO_TRAINING:
-        import warnings
-
-        from keras_optlab import training
-
-        warnings.warn(
-            f"keras_optlab.optimizers.{name} moved to "
-            f"keras_optlab.training.{name} in 0.2.0; the old name will be "
-            "removed in 0.3.0.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(training, name)
-    raise AttributeError(
-        f"module 'keras_optlab.optimizers' has no attribute {name!r}"
-    )
+    # SAMModel, sam_train_step, SWACallback and swa_batch_norm_update lived
+    # here until 0.1.0; they are not optimizers (keras_optlab.training).
+    return _moved.moved_attribute(__name__, name)
 
 
 def available():
