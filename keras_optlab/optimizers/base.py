@@ -306,18 +306,20 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         super().assign(variable, value)
 
     def assign_add(self, variable, value):
-        order = self._step_order
-        if order is not None and order.orders(variable, value):
-            return self.assign(variable, ops.add(variable, value))
-        super().assign_add(variable, value)
-        if order is not None:
-            order.written(variable)
+        self._assign_relative(variable, value, ops.add, super().assign_add)
 
     def assign_sub(self, variable, value):
+        self._assign_relative(
+            variable, value, ops.subtract, super().assign_sub
+        )
+
+    def _assign_relative(self, variable, value, combine, keras_assign):
+        """Keras' in-place `keras_assign`, or, where the step's order needs
+        it, `assign(variable, combine(variable, value))`."""
         order = self._step_order
         if order is not None and order.orders(variable, value):
-            return self.assign(variable, ops.subtract(variable, value))
-        super().assign_sub(variable, value)
+            return self.assign(variable, combine(variable, value))
+        keras_assign(variable, value)
         if order is not None:
             order.written(variable)
 
