@@ -169,13 +169,13 @@ def stateless_apply(
     trainable_variables,
 ):
     """`OptlabOptimizer.stateless_apply` (JAX's `fit`): step 3 as a
-    `cond` over the stateless step; Keras' stateless step calls `apply`,
-    which merges the rows (step 2)."""
+    `cond` over the stateless step. Keras' stateless step calls `apply`,
+    which merges sparse rows (step 2); the flag reads the stored values,
+    repeated or not."""
     if optimizer.on_nonfinite == "apply" or not optimizer.built:
         return keras_stateless_apply(
             optimizer_variables, grads, trainable_variables
         )
-    grads = merge_repeated_rows(grads)
     flags = nonfinite.finite_flags(grads)
     counter = [id(v) for v in optimizer.variables].index(
         id(optimizer._nonfinite_steps)

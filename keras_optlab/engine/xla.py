@@ -35,7 +35,7 @@ def tracing_for_xla(variable):
     """True while the current trace is one that XLA compiles whole: a
     TensorFlow function with `jit_compile=True` (the fused update, or a
     model compiled with `jit_compile=True`), or a JAX `jit` trace, where
-    `variable` (any variable of the step) then reads as a tracer. False
+    `variable` (any variable or value of the step) then reads as a tracer. False
     eagerly, in a TensorFlow graph without XLA, and on torch (Inductor
     fuses loops with several outputs, and eager torch runs op by op).
     """
@@ -55,7 +55,11 @@ def tracing_for_xla(variable):
     if backend == "jax":
         import jax
 
-        return isinstance(variable.value, jax.core.Tracer)
+        # `optimizer.iterations` is a tensor, not a variable, under
+        # gradient accumulation (the count of updates, computed).
+        value = variable.value if isinstance(variable, keras.Variable) else (
+            variable)
+        return isinstance(value, jax.core.Tracer)
     return False
 
 
