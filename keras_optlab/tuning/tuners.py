@@ -14,6 +14,7 @@ import time
 import keras
 import keras_tuner as kt
 
+from keras_optlab import atomic
 from keras_optlab.tuning.pruning import MedianPruning
 
 MODEL_FILENAME = "model.keras"
@@ -36,7 +37,9 @@ class SaveTrialModel(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.path is not None:
-            self.model.save(self.path)
+            # The best trial's file is copied to the results: never a
+            # truncated one.
+            atomic.write_atomically(self.path, self.model.save)
 
 
 def silence_condition_prints():
