@@ -127,7 +127,7 @@ OUR_LINES = re.compile(
 # Keras Tuner.
 TF_STARTUP = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\) .*|"
-    r"[IW]\d{4} [\d:.]+ +\d+ \w+\.cc:\d+\] .*|"
+    r"[IWE]\d{4} [\d:.]+ +\d+ \w+\.cc:\d+\] .*|"
     r"To enable the following instructions: .*")
 
 
