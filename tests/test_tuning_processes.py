@@ -190,7 +190,8 @@ def test_chief_and_two_workers(tmp_path):
 
 def test_foreign_lines_are_found():
     """The filter the distributed test relies on catches a stray line."""
-    ours = "recipe: r.toml\ntrial 1 of 4: optimizer=adam\n\n*0      adam  0.1\n"
+    ours = ("recipe: r.toml\ntrial 1 of 4: optimizer=adam\n\n"
+            "*0      adam  0.1\n")
     assert foreign_lines(ours, "W0000 00:00:17.5  12 port.cc:153] x\n") == []
     assert foreign_lines(ours + "adam\n", "") == ["adam"]
     assert foreign_lines(ours, "momentum\n") == ["momentum"]

@@ -17,10 +17,11 @@ What it keeps is right: `save_weights` holds the optimizer variables too
 (moments, iterations, keras_optlab's wrappers and `nonfinite_steps`).
 
 `ExactResume` writes each checkpoint as a new weights file (to a temporary
-name, flushed, then `os.replace`d into place: `keras_optlab.atomic`), then commits it by replacing
-`checkpoint.json`, the one file that names the current weights: a kill at
-any instant leaves either the previous checkpoint or the new one, never a
-mix, and a half-written file is never named. On restart it resumes at the
+name, flushed, then `os.replace`d into place by `keras_optlab.atomic`),
+then commits it by replacing `checkpoint.json`, the one file that names
+the current weights: a kill at any instant leaves either the previous
+checkpoint or the new one, never a mix, and a half-written file is never
+named. On restart it resumes at the
 saved epoch; a mid-epoch checkpoint (after batch k) is resumed by letting
 `fit` run the epoch's first k batches again and then loading the
 checkpoint, so training continues from batch k on exactly the saved state
