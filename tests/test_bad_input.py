@@ -251,7 +251,7 @@ def test_cli_fuzz_one_line_or_ok(tmp_path_factory, monkeypatch, capsys,
     folder = tmp_path_factory.mktemp("cli")
     monkeypatch.chdir(folder)
     (folder / "tuning").mkdir()
-    monkeypatch.setattr(cli.sys, "argv", ["optlab"])
+    monkeypatch.setattr(sys, "argv", ["optlab"])
     if "--check" not in argv and argv and argv[0] in OPTIONS:
         pytest.fail("every fuzzed command line stops at --check")
     try:

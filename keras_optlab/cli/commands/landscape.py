@@ -1,5 +1,10 @@
 """`optlab landscape`: optimizers' paths over a test function, as pictures."""
 
+from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import check_number
+from keras_optlab.cli.checks import check_numbers
+from keras_optlab.cli.checks import check_output_directory
+
 NAME = "landscape"
 HELP = ("Run optimizers on a test function (rosenbrock, beale, saddle, "
         "rastrigin, quadratic, steep_quadratic) and draw their paths "
@@ -26,9 +31,6 @@ def add_arguments(parser):
 
 
 def _parse_rates(items, names):
-    from keras_optlab.cli import UsageError
-    from keras_optlab.cli import check_number
-
     rates = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -43,10 +45,6 @@ def check(args):
     """The function, optimizers, learning rates, steps, start and output
     folder; returns (function, [(name, learning rate)], start)."""
     from keras_optlab.lab import landscape
-    from keras_optlab.cli import UsageError
-    from keras_optlab.cli import check_number
-    from keras_optlab.cli import check_numbers
-    from keras_optlab.cli import check_output_directory
     from keras_optlab.lab.landscape.trajectory import default_learning_rate
     from keras_optlab.lab.landscape.trajectory import make_optimizer
 
@@ -91,7 +89,6 @@ def run(args):
     import tensorflow as tf
 
     from keras_optlab.lab import landscape
-    from keras_optlab.cli import UsageError
 
     tf.get_logger().setLevel(logging.ERROR)  # one trace per optimizer
     function, runs, start = check(args)

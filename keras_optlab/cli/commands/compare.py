@@ -1,5 +1,10 @@
 """`optlab compare`: optimizers under the same learning-rate budget."""
 
+from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import check_number
+from keras_optlab.cli.checks import check_numbers
+from keras_optlab.cli.checks import check_output_directory
+
 NAME = "compare"
 HELP = ("Train the same model (the digits MLP, or a tuning recipe's model "
         "and data) with each optimizer from the same initial weights under "
@@ -44,8 +49,6 @@ def add_arguments(parser):
 
 
 def _target(text):
-    from keras_optlab.cli import check_number
-
     if text is None or text == "auto":
         return text
     return check_number("--target", text, low=0.0, high=1.0, closed="(]")
@@ -54,11 +57,8 @@ def _target(text):
 def check(args):
     """Arguments, recipe, data and output folder, and the model built once
     on the data; returns what `run` trains and writes."""
+    from keras_optlab.cli.commands.tune import find_recipe
     from keras_optlab.lab import compare
-    from keras_optlab.cli import UsageError
-    from keras_optlab.cli import check_numbers
-    from keras_optlab.cli import check_output_directory
-    from keras_optlab.commands.tune import find_recipe
     from keras_optlab.tuning import recipes
 
     lrs = (check_numbers("--lrs", args.lrs, low=0.0, closed="(]")

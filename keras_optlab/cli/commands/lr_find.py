@@ -1,5 +1,9 @@
 """`optlab lr-find`: the learning-rate range test on a small problem."""
 
+from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import check_number
+from keras_optlab.cli.checks import check_output_file
+
 NAME = "lr-find"
 HELP = ("Run the learning-rate range test (Smith 2017) for an optimizer on "
         "the digits data and suggest a learning rate.")
@@ -57,9 +61,6 @@ def regression_problem(seed=0):
 def check(args):
     """The optimizer, the range-test settings and the plot path."""
     from keras_optlab import optimizers
-    from keras_optlab.cli import UsageError
-    from keras_optlab.cli import check_number
-    from keras_optlab.cli import check_output_file
 
     if optimizers.lookup(args.optimizer) is None:
         names = ", ".join(info.name for info in optimizers.available())
@@ -82,8 +83,6 @@ def _check_image_format(option, path):
 
     from matplotlib.figure import Figure
 
-    from keras_optlab.cli import UsageError
-
     suffix = os.path.splitext(path)[1].lstrip(".").lower()
     formats = Figure().canvas.get_supported_filetypes()
     if suffix and suffix not in formats:  # none: matplotlib writes PNG
@@ -94,7 +93,6 @@ def _check_image_format(option, path):
 
 def run(args):
     from keras_optlab import optimizers
-    from keras_optlab.cli import UsageError
     from keras_optlab.training.lr_finder import find_learning_rate
 
     check(args)

@@ -13,7 +13,9 @@ variables work too).
 import os
 import pathlib
 
-from keras_optlab.cli import UsageError
+from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import check_number
+from keras_optlab.cli.checks import check_output_directory
 
 NAME = "tune"
 HELP = ("Search optimizer, learning rate, batch size and dropout with Keras "
@@ -26,7 +28,7 @@ TUNER_CHOICES = ("random", "bayesian", "hyperband", "grid")
 def recipe_dirs():
     """Where recipe names are looked up: ./tuning, then the repository's
     tuning/ next to the package (editable installs and checkouts)."""
-    package_root = pathlib.Path(__file__).resolve().parents[2]
+    package_root = pathlib.Path(__file__).resolve().parents[3]
     dirs = [pathlib.Path.cwd() / "tuning", package_root / "tuning"]
     unique = []
     for d in dirs:
@@ -115,8 +117,6 @@ def check(args):
     """The options, the recipe, its data (read and checked) and the model
     built once on it, and the search directory; nothing is written.
     Returns `(path, recipe, data)`."""
-    from keras_optlab.cli import check_number
-    from keras_optlab.cli import check_output_directory
     from keras_optlab.lab.compare import recipe_problem
     from keras_optlab.tuning import recipes
 

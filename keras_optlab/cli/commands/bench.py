@@ -2,6 +2,11 @@
 
 import os
 
+from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import check_number
+from keras_optlab.cli.checks import check_numbers
+from keras_optlab.cli.checks import check_output_file
+
 NAME = "bench"
 HELP = ("Time one update step of each optimizer (fused, plain and Keras' "
         "built-in with the same math; XLA off and on) at several model "
@@ -38,10 +43,6 @@ def check(args):
     benchmark (which runs for minutes) starts."""
     from keras_optlab.lab import bench
     from keras_optlab import optimizers
-    from keras_optlab.cli import UsageError
-    from keras_optlab.cli import check_number
-    from keras_optlab.cli import check_numbers
-    from keras_optlab.cli import check_output_file
 
     sizes = None
     if args.sizes is not None:

@@ -1,0 +1,90 @@
+"""The `optlab` commands' argument checks.
+
+Every command's `check(args)` validates its arguments with these before any
+work and raises `UsageError`, which `optlab` prints as one line naming the
+option and the value received, with exit status 2. Standard library only:
+the commands import this module at their top, and `optlab --help` stays
+free of Keras and its backends.
+"""
+
+import math
+import os
+
+
+class UsageError(Exception):
+    """A bad argument: printed as one line, exit status 2, no traceback."""
+
+
+def check_output_file(option, path):
+    """A file the command will write: not a directory, in a folder that
+    exists. Checked before the work, so no hour of work ends in an error."""
+    path = str(path)
+    if not path:
+        raise UsageError(f"{option} wants a file path. Received: {option}=''")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} is a directory; expected a file path. "
+                         f"Received: {option}={path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option}: the folder {folder!r} does not exist. "
+                         f"Received: {option}={path!r}")
+    return path
+
+
+def check_output_directory(option, path):
+    """A directory the command will create or write into: not a file, and
+    no file in the way above it."""
+    path = str(path)
+    if not path:
+        raise UsageError(f"{option} wants a directory. Received: {option}=''")
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option}: {parent!r} is a file; expected a "
+                         f"directory. Received: {option}={path!r}")
+    return path
+
+
+def check_number(option, text, low=None, high=None, closed="[]",
+                 integer=False):
+    """`text` (a string or a number) as a finite float (or int) in range,
+    or a UsageError naming the option and what it wants."""
+    kind = "an integer" if integer else "a number"
+
+    def show(bound):
+        return str(int(bound)) if integer else f"{bound:g}"
+
+    bounds = ""
+    if low is not None and high is not None:
+        bounds = f" in {closed[0]}{show(low)}, {show(high)}{closed[1]}"
+    elif low is not None:
+        bounds = f" {'>' if closed[0] == '(' else '>='} {show(low)}"
+    elif high is not None:
+        bounds = f" {'<' if closed[1] == ')' else '<='} {show(high)}"
+    want = f"{option} wants {kind}{bounds}. Received: {option}={text!r}"
+    try:
+        value = int(text) if integer else float(text)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(want) from None
+    if not math.isfinite(value):
+        raise UsageError(want)
+    too_low = low is not None and (value < low or
+                                   (closed[0] == "(" and value == low))
+    too_high = high is not None and (value > high or
+                                     (closed[1] == ")" and value == high))
+    if too_low or too_high:
+        raise UsageError(want)
+    return value
+
+
+def check_numbers(option, text, **bounds):
+    """Comma-separated numbers, each checked as by `check_number`."""
+    values = []
+    for item in str(text).split(","):
+        try:
+            values.append(check_number(option, item.strip(), **bounds))
+        except UsageError as error:
+            raise UsageError(f"{error} (one of comma-separated values "
+                             f"{text!r})") from None
+    return values

@@ -1,1 +1,0 @@
-"""Sub-commands of `optlab`; see keras_optlab/cli.py."""
