@@ -14,13 +14,10 @@ changed before the check has passed.
 
 import argparse
 import importlib
-import os
 import sys
 
+from keras_optlab.cli import start
 from keras_optlab.cli.checks import UsageError
-
-# TensorFlow's start-up chatter is not the command's output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 COMMANDS = [
     "keras_optlab.cli.commands.list_optimizers",
@@ -49,6 +46,10 @@ def build_parser(modules):
         prog="optlab",
         description="The optimizer lab for Keras 3.",
     )
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's start-up lines on stderr (C++ log lines "
+             "such as 'failed call to cuInit'; hidden by default)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in modules:
         sub = subparsers.add_parser(module.NAME, help=module.HELP,
@@ -63,6 +64,8 @@ def build_parser(modules):
 
 
 def main(argv=None):
+    # The command modules import only the standard library and the checks:
+    # parsing, `--help` and argparse's errors load no Keras, no backend.
     modules = [importlib.import_module(name) for name in COMMANDS]
     parser = build_parser(modules)
     try:
@@ -77,6 +80,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     try:
+        start.start_backend(verbose=args.verbose)
         if args.check:
             module.check(args)
             print(f"optlab {args.command}: check passed")
