@@ -10,6 +10,7 @@ Tuner's KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT
 variables work too).
 """
 
+import importlib.resources
 import os
 import pathlib
 
@@ -25,11 +26,21 @@ DEFAULT_RECIPE = "digits"
 TUNER_CHOICES = ("random", "bayesian", "hyperband", "grid")
 
 
+def bundled_recipes():
+    """The folder of the recipes that ship with keras_optlab: the package
+    data `keras_optlab.recipes` of an install from a wheel (setup.py maps
+    it to the repository's tuning/ folder); in a source checkout (`pip
+    install -e .`, or the repository on sys.path), that tuning/ folder."""
+    packaged = importlib.resources.files("keras_optlab").joinpath("recipes")
+    if packaged.is_dir():
+        return packaged
+    return pathlib.Path(__file__).resolve().parents[3] / "tuning"
+
+
 def recipe_dirs():
-    """Where recipe names are looked up: ./tuning, then the repository's
-    tuning/ next to the package (editable installs and checkouts)."""
-    package_root = pathlib.Path(__file__).resolve().parents[3]
-    dirs = [pathlib.Path.cwd() / "tuning", package_root / "tuning"]
+    """Where recipe names are looked up: ./tuning, then the bundled
+    recipes."""
+    dirs = [pathlib.Path.cwd() / "tuning", bundled_recipes()]
     unique = []
     for d in dirs:
         if d not in unique:
@@ -47,8 +58,8 @@ def find_recipe(recipe):
     if candidate.suffix == "" or candidate.parent == pathlib.Path("."):
         filename = candidate.name if candidate.suffix else f"{recipe}.toml"
         for directory in recipe_dirs():
-            if (directory / filename).is_file():
-                return str(directory / filename)
+            if directory.joinpath(filename).is_file():
+                return str(directory.joinpath(filename))
     searched = ", ".join(str(d) for d in recipe_dirs())
     raise UsageError(f"Recipe file not found. Received: recipe={recipe!r} "
                      f"(looked in the current folder and in {searched})")
