@@ -4,6 +4,7 @@ keep TensorFlow's C++ start-up lines off stderr unless `--verbose`."""
 
 import importlib
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -69,7 +70,18 @@ import sys
 model = keras.saving.load_model(sys.argv[1])
 print(type(model.optimizer).__module__, type(model.optimizer).__name__,
       type(model.optimizer._learning_rate).__name__)
+print(*sorted(name for name in sys.modules if name.startswith("keras_optlab")))
 """
+
+
+def _registering_modules():
+    """The modules that register a class with keras.saving."""
+    package = pathlib.Path(keras_optlab.__file__).parent
+    decorator = re.compile(r"^@(register\(|keras\.saving\."
+                           r"register_keras_serializable)", re.M)
+    return {".".join(path.relative_to(package.parent).with_suffix("").parts)
+            for path in package.rglob("*.py")
+            if decorator.search(path.read_text())}
 
 
 @pytest.mark.parametrize("first, second", [
@@ -91,8 +103,14 @@ def test_saved_model_loads_once_keras_optlab_is_imported(tmp_path, first,
     model.save(path)
     result = _python("-c", LOAD.format(first=first, second=second), path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["keras_optlab.optimizers.adam", "Adam",
-                                     "Warmup"]
+    loaded, modules = result.stdout.splitlines()
+    assert loaded.split() == ["keras_optlab.optimizers.adam", "Adam",
+                              "Warmup"]
+    # Every class keras.saving may meet is registered, not only these.
+    registering = _registering_modules()
+    assert "keras_optlab.training.sam" in registering
+    assert registering <= set(modules.split()), registering - set(
+        modules.split())
 
 
 def test_lazy_attributes():
