@@ -25,16 +25,14 @@ def _run(*command, cwd, env):
 def test_wheel_runs_bundled_recipe_from_an_empty_folder(tmp_path):
     # Only the installed copy may be found: no PYTHONPATH to a checkout.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    # Built from a copy of what the wheel is made of, so the build leaves
-    # no build/ or *.egg-info in the checkout; offline (--no-index), with
-    # the setuptools already installed (--no-build-isolation).
+    # Built from a copy of the repository, so the build leaves no build/ or
+    # *.egg-info in the checkout; offline (--no-index), with the setuptools
+    # of the `test` extra (--no-build-isolation).
     source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "setup.py", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for name in ("keras_optlab", "tuning"):
-        shutil.copytree(ROOT / name, source / name,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "__pycache__", "*.egg-info", "build", "dist", ".venv",
+        ".pytest_cache", ".hypothesis", ".ruff_cache", ".benchmarks",
+        "optlab_runs", "optlab_compare"))
     wheels = tmp_path / "wheels"
     _run(sys.executable, "-m", "pip", "wheel", ".", "--no-deps",
          "--no-build-isolation", "--no-index", "-w", wheels, cwd=source,
