@@ -79,14 +79,16 @@ def start_backend(verbose=False):
     """Imports Keras and its backend, and finds the devices, before a
     command runs; quietly unless `verbose`."""
     if verbose:
-        _import_backend()
+        import_backend()
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_start_up_lines_hidden():
-        _import_backend()
+        import_backend()
 
 
-def _import_backend():
+def import_backend():
+    """Imports Keras (and so its backend) and, on TensorFlow, lists the
+    devices: what writes the start-up lines."""
     import keras
 
     if keras.backend.backend() == "tensorflow":
