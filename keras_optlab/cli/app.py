@@ -10,6 +10,10 @@ in keras_optlab/cli/checks.py); it returns what `run` needs, and `run`
 starts by calling it. `optlab COMMAND --check ...` stops after it. A bad
 argument is one line on stderr and exit status 2; no file is written or
 changed before the check has passed.
+
+Parsing and `--help` import no Keras and no backend. Before `check`,
+`start.start_backend` imports them with TensorFlow's C++ start-up lines
+hidden (`optlab --verbose COMMAND` shows them).
 """
 
 import argparse
