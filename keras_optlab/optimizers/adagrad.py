@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -40,7 +40,7 @@ class Adagrad(OptlabOptimizer):
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
             callable with no arguments. Defaults to 0.01.
         initial_accumulator_value: G_0, >= 0. Defaults to 0.0.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         epsilon_mode: `"inside"` or `"paper"`, see above.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
@@ -55,7 +55,15 @@ class Adagrad(OptlabOptimizer):
 
     _sparse_update_touches_rows_only = True
 
-    _config_keys = ("initial_accumulator_value", "epsilon", "epsilon_mode")
+    hyperparameters = (
+        spec.learning_rate(0.01, spec.FloatRange(1e-3, 1.0, "log")),
+        spec.Hyperparameter("initial_accumulator_value", "float", 0.0, low=0.0,
+                            doc="G_0, the accumulator's start"),
+        spec.epsilon(1e-7),
+        spec.Hyperparameter("epsilon_mode", "choice", "inside",
+                            choices=("inside", "paper"),
+                            doc="where epsilon goes"),
+    )
 
     def __init__(
         self,
@@ -66,17 +74,10 @@ class Adagrad(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        initial_accumulator_value = validation.check_range(
-            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, ("inside", "paper")
-        )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
 
     def build(self, var_list):
         if self.built:

@@ -2,14 +2,11 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
-
-EPSILON_MODES = ("hat", "paper")
-
 
 @register(
     "adam",
@@ -53,7 +50,7 @@ class Adam(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: decay of the first moment, in [0, 1). Defaults to 0.9.
         beta_2: decay of the second moment, in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         epsilon_mode: `"hat"` (default, as Keras) or `"paper"`.
         amsgrad: use the running maximum of v_t. Defaults to False.
         name: the optimizer's name.
@@ -71,7 +68,18 @@ class Adam(OptlabOptimizer):
         Computer Vision", CVPR 2016 (epsilon 1.0 on ImageNet).
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon", "epsilon_mode", "amsgrad")
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-1, "log")),
+        spec.beta("beta_1", 0.9, "decay of the first moment"),
+        spec.beta("beta_2", 0.999, "decay of the second moment",
+                  search=spec.BETA_2_SEARCH),
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.Hyperparameter("epsilon_mode", "choice", "hat",
+                            choices=("hat", "paper"),
+                            doc="where epsilon goes"),
+        spec.Hyperparameter("amsgrad", "bool", False,
+                            doc="use the running maximum of v_t"),
+    )
 
     def __init__(
         self,
@@ -84,19 +92,10 @@ class Adam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        amsgrad = validation.check_bool("amsgrad", amsgrad)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.amsgrad = amsgrad
 
     def build(self, var_list):
         if self.built:

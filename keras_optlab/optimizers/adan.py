@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 from keras_optlab.optimizers.sparse import densify
@@ -72,7 +72,7 @@ class Adan(OptlabOptimizer):
         beta_2: weight of the gradient difference in v_k, in (0, 1].
             Defaults to 0.08.
         beta_3: weight of the new square in n_k, in (0, 1]. Defaults to 0.01.
-        epsilon: in (0, 1]. Defaults to 1e-8.
+        epsilon: > 0. Defaults to 1e-8.
         epsilon_mode: `"paper"` (under the root, Algorithm 1) or
             `"outside"` (after the root, the authors' code). Defaults to
             `"paper"`.
@@ -89,7 +89,22 @@ class Adan(OptlabOptimizer):
         arXiv:2208.06677, 2022 (IEEE TPAMI 2024).
     """
 
-    _config_keys = ("beta_1", "beta_2", "beta_3", "epsilon", "epsilon_mode")
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.Hyperparameter("beta_1", "float", 0.02, 0.0, 1.0, "(]",
+                            doc="weight of g_k in m_k"),
+        spec.Hyperparameter("beta_2", "float", 0.08, 0.0, 1.0, "(]",
+                            search=spec.BETA_2_SEARCH,
+                            doc="weight of the gradient difference in v_k"),
+        spec.Hyperparameter("beta_3", "float", 0.01, 0.0, 1.0, "(]",
+                            doc="weight of the new square in n_k"),
+        spec.epsilon(1e-8, search=spec.EPSILON_SEARCH),
+        spec.Hyperparameter("epsilon_mode", "choice", "paper",
+                            choices=("paper", "outside"),
+                            doc="where epsilon goes"),
+        spec.weight_decay("lambda, coupled: proximal, theta / (1 + lr * lambda)",
+                          search=spec.WEIGHT_DECAY_SEARCH),
+    )
     _update_step_applies_weight_decay = True
 
     def __init__(
@@ -104,24 +119,13 @@ class Adan(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_range("beta_1", beta_1, 0.0, 1.0, "(]")
-        beta_2 = validation.check_range("beta_2", beta_2, 0.0, 1.0, "(]")
-        beta_3 = validation.check_range("beta_3", beta_3, 0.0, 1.0, "(]")
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, ("paper", "outside")
-        )
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             name=name,
+            arguments=locals(),
             **kwargs,
         )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.beta_3 = beta_3
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
 
     def build(self, var_list):
         if self.built:

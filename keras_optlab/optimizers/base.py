@@ -4,8 +4,8 @@ It adds to `keras.optimizers.Optimizer` only what every optimizer here shares:
 checks of the base-class options (before any variable exists), sparse
 gradients with repeated rows summed before the update, the `on_nonfinite`
 choice for gradients holding NaN or Inf (nonfinite.py), small helpers of the
-update rules, and a `get_config` that writes the hyperparameters a class
-names in `_config_keys`. On the TensorFlow backend it also runs each update
+update rules, and the checks and `get_config` of the hyperparameters a class
+declares in `hyperparameters` (spec.py). On the TensorFlow backend it also runs each update
 as XLA-fused kernels when the model's step is not compiled (`fused`, see
 keras_optlab/optimizers/fused.py).
 Learning rate, schedules, weight decay, clipping, EMA, gradient accumulation
@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from keras_optlab.optimizers import nonfinite
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.sparse import stored_values
 from keras_optlab.optimizers.sparse import sum_duplicate_indices
@@ -124,9 +125,13 @@ def _check_fused(value):
 class OptlabOptimizer(keras.optimizers.Optimizer):
     """Base class: validated options and a declarative config.
 
-    Subclasses check their own hyperparameters, then call
-    `super().__init__(learning_rate=..., name=..., **kwargs)`, then store the
-    checked values as attributes named in `_config_keys`.
+    A subclass declares its hyperparameters once, as `spec.Hyperparameter`
+    rows in `hyperparameters` (the learning rate first), keeps an explicit
+    `__init__` signature, and passes its arguments on with
+    `super().__init__(learning_rate=..., name=..., arguments=locals(),
+    **kwargs)`: every row is checked (before any variable exists), stored
+    as an attribute of its name and written by `get_config`. Checks that
+    involve several arguments go in `_check_together`.
 
     Besides Keras' own options every optimizer takes `fused`: on the
     TensorFlow backend, `"auto"` (default) compiles with XLA the update of
@@ -164,7 +169,14 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     "raise" while debugging.
     """
 
-    _config_keys = ()
+    # The learning rate's row, then the class's own (spec.py). Subclasses
+    # replace it; this one serves a subclass that declares none.
+    hyperparameters = (
+        spec.learning_rate(None, spec.DEFAULT_LEARNING_RATE_SEARCH),
+    )
+
+    # Rows whose value the base options already check and store.
+    _BASE_OPTIONS = ("learning_rate", "weight_decay")
 
     # True where the paper puts weight decay inside its update rule (LARS,
     # Adan, Prodigy): Keras' own decoupled decay is then skipped and
@@ -204,8 +216,17 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         fused="auto",
         on_nonfinite="apply",
         name=None,
+        arguments=None,
         **kwargs,
     ):
+        given = {"weight_decay": weight_decay, **(arguments or {})}
+        checked = spec.check_all(
+            [row for row in self.hyperparameters
+             if row.name != "learning_rate"],
+            given,
+        )
+        self._check_together(checked)
+        weight_decay = checked.get("weight_decay", weight_decay)
         on_nonfinite = validation.check_choice(
             "on_nonfinite", on_nonfinite, nonfinite.CHOICES
         )
@@ -251,10 +272,25 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         )
         self.fused = fused
         self.on_nonfinite = on_nonfinite
+        for key, value in checked.items():
+            if key not in self._BASE_OPTIONS:
+                setattr(self, key, value)
         self._nonfinite_steps = None
         # True while a checked step runs Keras' own `apply`, which must not
         # check again (`stateless_apply` calls `apply`).
         self._in_checked_step = False
+
+    @classmethod
+    def row(cls, name):
+        """The `spec.Hyperparameter` row of the argument `name`."""
+        for row in cls.hyperparameters:
+            if row.name == name:
+                return row
+        raise KeyError(f"{cls.__name__} has no hyperparameter {name!r}")
+
+    def _check_together(self, checked):
+        """Checks that involve several hyperparameters (each already
+        checked alone); raises a ValueError naming them all."""
 
     def build(self, var_list):
         super().build(var_list)
@@ -554,5 +590,9 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         config = super().get_config()
         config["fused"] = self.fused
         config["on_nonfinite"] = self.on_nonfinite
-        config.update({key: getattr(self, key) for key in self._config_keys})
+        config.update({
+            row.name: getattr(self, row.name)
+            for row in self.hyperparameters
+            if row.name not in self._BASE_OPTIONS
+        })
         return config

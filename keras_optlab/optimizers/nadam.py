@@ -2,8 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
-from keras_optlab.optimizers.adam import EPSILON_MODES
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -50,7 +49,7 @@ class Nadam(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         epsilon_mode: `"paper"` (default) or `"hat"`.
         momentum_decay: psi, > 0. Defaults to 0.004.
         name: the optimizer's name.
@@ -66,8 +65,17 @@ class Nadam(OptlabOptimizer):
         initialization and momentum in deep learning", ICML 2013 (mu_t).
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "epsilon", "epsilon_mode", "momentum_decay"
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.beta("beta_1", 0.9, "decay of the first moment"),
+        spec.beta("beta_2", 0.999, "decay of the second moment",
+                  search=spec.BETA_2_SEARCH),
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.Hyperparameter("epsilon_mode", "choice", "paper",
+                            choices=("hat", "paper"),
+                            doc="where epsilon goes"),
+        spec.Hyperparameter("momentum_decay", "float", 0.004, 0.0, None, "()",
+                            doc="psi, of the momentum schedule"),
     )
 
     def __init__(
@@ -81,21 +89,10 @@ class Nadam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        momentum_decay = validation.check_range(
-            "momentum_decay", momentum_decay, low=0.0, closed="(]"
-        )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.momentum_decay = momentum_decay
 
     def build(self, var_list):
         if self.built:

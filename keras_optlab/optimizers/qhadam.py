@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -47,7 +47,7 @@ class QHAdam(OptlabOptimizer):
             Defaults to 0.7.
         nu_2: weight of the second moment in the denominator, in [0, 1].
             Defaults to 1.0.
-        epsilon: in (0, 1]. Defaults to 1e-8 (the paper's).
+        epsilon: > 0. Defaults to 1e-8 (the paper's).
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer` (weight decay
             there is Keras' decoupled one: theta -= lr * w * theta first).
@@ -60,7 +60,17 @@ class QHAdam(OptlabOptimizer):
         learning", ICLR 2019, arXiv:1810.06801.
     """
 
-    _config_keys = ("beta_1", "beta_2", "nu_1", "nu_2", "epsilon")
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.beta("beta_1", 0.995, "decay of the first moment"),
+        spec.beta("beta_2", 0.999, "decay of the second moment",
+                  search=spec.BETA_2_SEARCH),
+        spec.Hyperparameter("nu_1", "float", 0.7, 0.0, 1.0,
+                            doc="weight of the momentum in the step"),
+        spec.Hyperparameter("nu_2", "float", 1.0, 0.0, 1.0,
+                            doc="weight of the second moment"),
+        spec.epsilon(1e-8, search=spec.EPSILON_SEARCH),
+    )
 
     def __init__(
         self,
@@ -73,17 +83,10 @@ class QHAdam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        nu_1 = validation.check_range("nu_1", nu_1, 0.0, 1.0)
-        nu_2 = validation.check_range("nu_2", nu_2, 0.0, 1.0)
-        epsilon = validation.check_epsilon(epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.nu_1 = nu_1
-        self.nu_2 = nu_2
-        self.epsilon = epsilon
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -4,8 +4,7 @@ import math
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
-from keras_optlab.optimizers.adam import EPSILON_MODES
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -91,7 +90,7 @@ class RAdam(OptlabOptimizer):
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1), with rho_inf above `sma_threshold` (beta_2 > 0.6
             for the threshold 4). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         epsilon_mode: `"paper"` (default) or `"hat"`, see above.
         sma_threshold: the adaptive step is used while rho_t > sma_threshold;
             in [4, rho_inf). Defaults to 4.0, the paper's value
@@ -108,8 +107,19 @@ class RAdam(OptlabOptimizer):
         arXiv:1908.03265, Algorithm 2.
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "epsilon", "epsilon_mode", "sma_threshold"
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.beta("beta_1", 0.9, "decay of the first moment"),
+        spec.beta("beta_2", 0.999, "decay of the second moment",
+                  search=spec.BETA_2_SEARCH),
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.Hyperparameter("epsilon_mode", "choice", "paper",
+                            choices=("hat", "paper"),
+                            doc="where epsilon goes"),
+        # r_t is real only for rho_t > 4; below rho_inf (`_check_together`).
+        spec.Hyperparameter("sma_threshold", "float", PAPER_SMA_THRESHOLD,
+                            low=PAPER_SMA_THRESHOLD,
+                            doc="adaptive steps while rho_t > this"),
     )
 
     def __init__(
@@ -123,16 +133,13 @@ class RAdam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        # r_t is real only for rho_t > 4.
-        sma_threshold = validation.check_range(
-            "sma_threshold", sma_threshold, low=PAPER_SMA_THRESHOLD
-        )
+
+    def _check_together(self, checked):
+        sma_threshold, beta_2 = checked["sma_threshold"], checked["beta_2"]
         limit = sma_length_limit(beta_2)
         if sma_threshold >= limit:
             raise ValueError(
@@ -140,12 +147,6 @@ class RAdam(OptlabOptimizer):
                 f"= {limit!r}, or the adaptive step is never taken. Received: "
                 f"sma_threshold={sma_threshold!r}, beta_2={beta_2!r}"
             )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.sma_threshold = sma_threshold
 
     def build(self, var_list):
         if self.built:
