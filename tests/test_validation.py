@@ -49,6 +49,11 @@ EPSILON_TAKERS = [name for name in ALL
 SPECIAL = [
     (EPSILON_TAKERS, {"epsilon": 1e-50}, ValueError, "epsilon=1e-50"),
     (EPSILON_TAKERS, {"epsilon": 1e-40}, ValueError, "epsilon=1e-40"),
+    # 1.0 in float32, where 1 - beta_2^t is then 0 (NaN in Adam's step).
+    (["adam", "adan"], {"beta_2": 1 - 2e-16}, ValueError,
+     "below 1.0 in float32"),
+    (["momentum", "rmsprop"], {"momentum": 1 - 1e-9}, ValueError,
+     "below 1.0 in float32"),
     (["adamw"], {"weight_decay": None}, ValueError,
      "(use Adam for none). Received: weight_decay=None"),
     # rho_inf = 19 for beta_2 = 0.9: the adaptive step would never come.

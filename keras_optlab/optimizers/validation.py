@@ -83,6 +83,15 @@ def check_range(name, value, low=None, high=None, closed="[]"):
             f"`{name}` must be in {describe_interval(low, high, closed)}. "
             f"Received: {name}={value!r}"
         )
+    if high == 1.0 and closed[1] == ")" and np.float32(value) == 1.0:
+        # An excluded 1 must stay excluded too: a decay that is 1.0 in
+        # float32 makes Adam's bias correction 1 - beta_2^t zero (found by
+        # tests/test_properties.py: beta_2 = 1 - 2e-16 gave NaN).
+        raise ValueError(
+            f"`{name}` must be below 1.0 in float32 (at most "
+            f"{float(np.nextafter(np.float32(1), np.float32(0)))!r}; closer "
+            f"values are 1.0 in training). Received: {name}={value!r}"
+        )
     if low == 0.0 and closed[0] == "(" and not positive_in_float32(value):
         # An excluded zero must stay excluded where training runs: TensorFlow
         # flushes float32 subnormals to 0 (measured: Adam with
