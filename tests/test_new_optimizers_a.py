@@ -267,7 +267,7 @@ def _state(optimizer, kind):
 @pytest.mark.parametrize("setting", [
     {"learning_rate": 0.01},
     {"learning_rate": 0.01, "amsgrad": True, "epsilon": 1.0},
-    {"learning_rate": 0.01, "epsilon_mode": "paper", "beta_1": 0.0},
+    {"learning_rate": 0.01, "epsilon_mode": "outside", "beta_1": 0.0},
 ])
 def test_lazyadam_dense_is_adam_exactly(setting):
     params, grads = helpers.random_problem(20, seed=3)

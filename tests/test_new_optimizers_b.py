@@ -71,12 +71,12 @@ def test_model_fit_equals_eager_apply(name):
 
 
 def _adan_denominator(n, eps, epsilon_mode):
-    if epsilon_mode == "paper":
+    if epsilon_mode == "inside":
         return np.sqrt(n + eps)
     return np.sqrt(n) + eps
 
 
-@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+@pytest.mark.parametrize("epsilon_mode", ["inside", "outside"])
 def test_adan_first_step_is_sign_like_with_proximal_decay(epsilon_mode):
     """m_0 = g_0, v_0 = 0, n_0 = g_0^2: the first step is
     theta_1 = (theta_0 - lr g / denominator(g^2)) / (1 + lambda lr)."""
@@ -94,10 +94,11 @@ def test_adan_first_step_is_sign_like_with_proximal_decay(epsilon_mode):
                                atol=helpers.ATOL64)
 
 
-@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+@pytest.mark.parametrize("epsilon_mode", ["inside", "outside"])
 def test_adan_second_step_uses_raw_gradient_difference(epsilon_mode):
-    """v_1 = g_1 - g_0 (not beta_2 times it), n_1 from n_0 = g_0^2."""
-    b1, b2, b3, lr, eps = 0.02, 0.08, 0.01, 0.01, 1e-4
+    """v_1 = g_1 - g_0 (not (1 - beta_2) times it), n_1 from n_0 = g_0^2;
+    the betas are the defaults, decays of the old value."""
+    b1, b2, b3, lr, eps = 0.98, 0.92, 0.99, 0.01, 1e-4
     g0, g1 = np.array([1.0, -1.0]), np.array([3.0, 0.5])
     optimizer = optimizers.get("adan", learning_rate=lr, epsilon=eps,
                                epsilon_mode=epsilon_mode)
@@ -106,10 +107,10 @@ def test_adan_second_step_uses_raw_gradient_difference(epsilon_mode):
     after_first = variable.numpy().copy()
     optimizer.apply([g1], [variable])
     lr, eps = helpers.as_float32(lr), helpers.as_float32(eps)
-    m1 = (1 - b1) * g0 + b1 * g1
+    m1 = b1 * g0 + (1 - b1) * g1
     v1 = g1 - g0
-    n1 = (1 - b3) * g0**2 + b3 * (g1 + (1 - b2) * (g1 - g0)) ** 2
-    expected = after_first - lr * (m1 + (1 - b2) * v1) / _adan_denominator(
+    n1 = b3 * g0**2 + (1 - b3) * (g1 + b2 * (g1 - g0)) ** 2
+    expected = after_first - lr * (m1 + b2 * v1) / _adan_denominator(
         n1, eps, epsilon_mode)
     np.testing.assert_allclose(variable.numpy(), expected, rtol=helpers.RTOL64,
                                atol=helpers.ATOL64)
@@ -178,7 +179,7 @@ def test_qhadam_with_nu_one_is_adam_paper_form():
     qhadam = optimizers.get("qhadam", learning_rate=0.01, nu_1=1.0,
                             nu_2=1.0, beta_1=0.9, epsilon=1e-8)
     adam = optimizers.get("adam", learning_rate=0.01, epsilon=1e-8,
-                          epsilon_mode="paper")
+                          epsilon_mode="outside")
     helpers.assert_trajectories_close(
         helpers.run_keras(qhadam, params, grads),
         helpers.run_keras(adam, params, grads), rtol=1e-10, atol=1e-12)

@@ -81,3 +81,61 @@ def test_rows_for_the_cli():
     epsilon = next(r for r in rows if r[0] == "epsilon")
     assert epsilon[:5] == ("epsilon", "1e-07", "(0.0, inf)",
                            "log [1e-08, 1]", "1e-08")
+
+
+# (class name, 0.1.0's "paper" reads as) for every class with the choice.
+PAPER_MEANT = [("adam", "outside"), ("adamw", "outside"),
+               ("lazyadam", "outside"), ("nadam", "outside"),
+               ("radam", "outside"), ("adagrad", "outside"),
+               ("adan", "inside")]
+
+
+def test_every_epsilon_mode_is_in_the_vocabulary():
+    with_choice = set()
+    for name, info in INFOS.items():
+        for row in info.cls.hyperparameters:
+            if row.name == "epsilon_mode":
+                with_choice.add(name)
+                assert set(row.choices) <= {"inside", "outside", "hat"}
+    assert with_choice == {name for name, _ in PAPER_MEANT}
+
+
+@pytest.mark.parametrize("name, meaning", PAPER_MEANT)
+def test_epsilon_mode_paper_of_0_1_0_still_loads(name, meaning):
+    with pytest.warns(DeprecationWarning, match=f"'{meaning}'"):
+        optimizer = optimizers.get(name, epsilon_mode="paper")
+    assert optimizer.epsilon_mode == meaning
+    config = optimizer.get_config()
+    assert config["epsilon_mode"] == meaning
+    config["epsilon_mode"] = "paper"  # as 0.1.0 wrote it
+    with pytest.warns(DeprecationWarning):
+        restored = type(optimizer).from_config(config)
+    assert restored.epsilon_mode == meaning
+
+
+def test_adan_config_of_0_1_0_loads_with_its_old_meaning():
+    """0.1.0 took Adan's betas as weights of the new term (arXiv v1) and
+    wrote no `beta_convention`: beta -> 1 - beta on loading, with a
+    warning. A config written now round-trips unchanged."""
+    new = optimizers.get("adan", beta_1=0.9, beta_2=0.75, beta_3=0.5)
+    config = new.get_config()
+    assert config["beta_convention"] == "decay"
+    assert type(new).from_config(config).get_config() == config
+    old = dict(config, beta_1=0.1, beta_2=0.25, beta_3=0.5)
+    del old["beta_convention"]
+    with pytest.warns(UserWarning, match="beta_1=0.1 -> 0.9"):
+        loaded = type(new).from_config(old)
+    assert (loaded.beta_1, loaded.beta_2, loaded.beta_3) == (0.9, 0.75, 0.5)
+    with pytest.warns(UserWarning):
+        via_get = optimizers.get({"class_name": "Adan", "config": old})
+    assert via_get.beta_1 == 0.9
+    defaults = optimizers.get("adan")
+    assert (defaults.beta_1, defaults.beta_2, defaults.beta_3) == (
+        0.98, 0.92, 0.99)
+
+
+def test_optlab_list_prints_the_tables(capsys):
+    from keras_optlab import cli
+
+    assert cli.main(["list", "--hyperparameters"]) == 0
+    assert capsys.readouterr().out == optimizers.hyperparameter_markdown()

@@ -82,14 +82,13 @@ class AdaBound(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.ADAPTIVE_LEARNING_RATE,
         spec.Hyperparameter("final_lr", "float", 0.1, low=0.0,
                             doc="the SGD rate the bounds close on"),
         spec.Hyperparameter("gamma", "float", 1e-3, 0.0, None, "()",
                             doc="how fast the bounds close"),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-8, search=spec.EPSILON_SEARCH),
         spec.Hyperparameter("amsbound", "bool", False,
                             doc="use the running maximum of v_t"),

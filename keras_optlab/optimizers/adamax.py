@@ -53,9 +53,8 @@ class Adamax(OptlabOptimizer):
 
     hyperparameters = (
         spec.learning_rate(0.001, spec.FloatRange(1e-4, 1e-1, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-7, search=spec.EPSILON_SEARCH),
     )
 

@@ -49,7 +49,7 @@ class AdamW(Adam):
 
     hyperparameters = spec.override(
         Adam.hyperparameters,
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.ADAPTIVE_LEARNING_RATE,
         spec.weight_decay(
             "w, decoupled: lr * w * theta subtracted before the step",
             search=spec.WEIGHT_DECAY_SEARCH, default=0.004, optional=False,

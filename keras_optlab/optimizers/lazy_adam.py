@@ -64,7 +64,7 @@ class LazyAdam(Adam):
 
     hyperparameters = spec.override(
         Adam.hyperparameters,
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.ADAPTIVE_LEARNING_RATE,
     )
     _sparse_update_touches_rows_only = True
 

@@ -27,7 +27,7 @@ class Nadam(OptlabOptimizer):
         m_t     = beta_1 * m_{t-1} + (1 - beta_1) * g_t
         v_t     = beta_2 * v_{t-1} + (1 - beta_2) * g_t^2
         mbar_t  = (1 - mu_t) * g_t / (1 - P_t) + mu_{t+1} * m_t / (1 - P_{t+1})
-        epsilon_mode="paper":
+        epsilon_mode="outside" (the paper's):
             theta_t = theta_{t-1} - lr_t * mbar_t
                                     / (sqrt(v_t / (1 - beta_2^t)) + epsilon)
         epsilon_mode="hat":
@@ -36,7 +36,7 @@ class Nadam(OptlabOptimizer):
     ```
 
     mbar_t mixes the current gradient with the momentum that the next step
-    will apply: Nesterov's look-ahead. The default `epsilon_mode="paper"` is
+    will apply: Nesterov's look-ahead. The default `epsilon_mode="outside"` is
     Dozat's (and Keras') placement; `"hat"` folds the bias correction into the
     step size as `Adam(epsilon_mode="hat")` does.
 
@@ -50,7 +50,8 @@ class Nadam(OptlabOptimizer):
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
         epsilon: > 0. Defaults to 1e-7.
-        epsilon_mode: `"paper"` (default) or `"hat"`.
+        epsilon_mode: `"outside"` (default, the paper's) or `"hat"`;
+            0.1.0's `"paper"` reads as `"outside"`.
         momentum_decay: psi, > 0. Defaults to 0.004.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
@@ -66,14 +67,11 @@ class Nadam(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
-        spec.Hyperparameter("epsilon_mode", "choice", "paper",
-                            choices=("hat", "paper"),
-                            doc="where epsilon goes"),
+        spec.OUTSIDE_OR_HAT,
         spec.Hyperparameter("momentum_decay", "float", 0.004, 0.0, None, "()",
                             doc="psi, of the momentum schedule"),
     )
@@ -84,7 +82,7 @@ class Nadam(OptlabOptimizer):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         momentum_decay=0.004,
         name=None,
         **kwargs,
@@ -140,7 +138,7 @@ class Nadam(OptlabOptimizer):
             ops.divide(ops.multiply(m, mu_next), 1.0 - product_next),
             ops.divide(ops.multiply(gradient, 1.0 - mu_t), 1.0 - product_t),
         )
-        if self.epsilon_mode == "paper":
+        if self.epsilon_mode == "outside":
             denominator = ops.add(
                 ops.sqrt(ops.divide(v, bias_correction_2)),
                 scalar(self.epsilon, dtype),

@@ -73,10 +73,9 @@ class NovoGrad(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-7, search=spec.EPSILON_SEARCH),
         spec.weight_decay("d, coupled: added to the normalised gradient",
                           search=spec.WEIGHT_DECAY_SEARCH),

@@ -98,9 +98,8 @@ class Prodigy(OptlabOptimizer):
 
     hyperparameters = (
         spec.learning_rate(1.0, spec.FloatRange(1e-5, 1e-2, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.BETA_1,
+        spec.BETA_2,
         spec.beta("beta_3", None, "decay of r and s; None: sqrt(beta_2)",
                   optional=True),
         spec.epsilon(1e-8, "added to sqrt(v) times d",

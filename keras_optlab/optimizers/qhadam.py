@@ -32,7 +32,7 @@ class QHAdam(OptlabOptimizer):
     ```
 
     nu_1 = nu_2 = 1 is Adam with epsilon where Algorithm 1 of Kingma and Ba
-    puts it (`Adam(epsilon_mode="paper")`); nu_1 = 0 and nu_2 = 1 is RMSprop
+    puts it (`Adam(epsilon_mode="outside")`); nu_1 = 0 and nu_2 = 1 is RMSprop
     with bias correction. The paper's recommended starting point is
     nu = (0.7, 1.0) and beta = (0.995, 0.999), the defaults here: the larger
     beta_1 gives a long-memory momentum of which only nu_1 = 0.7 enters the
@@ -61,10 +61,9 @@ class QHAdam(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.ADAPTIVE_LEARNING_RATE,
         spec.beta("beta_1", 0.995, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.BETA_2,
         spec.Hyperparameter("nu_1", "float", 0.7, 0.0, 1.0,
                             doc="weight of the momentum in the step"),
         spec.Hyperparameter("nu_2", "float", 1.0, 0.0, 1.0,

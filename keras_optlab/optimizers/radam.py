@@ -56,7 +56,7 @@ class RAdam(OptlabOptimizer):
         if rho_t > threshold:                      (variance is tractable)
             r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf
                        / ((rho_inf - 4)(rho_inf - 2) rho_t))
-            epsilon_mode="paper":
+            epsilon_mode="outside" (the paper's):
                 theta_t = theta_{t-1} - lr_t * r_t * m_hat_t
                                         / (sqrt(v_t / (1 - beta_2^t)) + epsilon)
             epsilon_mode="hat":
@@ -74,7 +74,7 @@ class RAdam(OptlabOptimizer):
     threshold 4 and t = 6 for TensorFlow Addons' 5.
 
     Algorithm 2 writes l_t = sqrt((1 - beta_2^t) / v_t) with no epsilon.
-    `epsilon_mode="paper"` adds epsilon to sqrt(v_hat_t) as Adam's Algorithm 1
+    `epsilon_mode="outside"` adds epsilon to sqrt(v_hat_t) as Adam's Algorithm 1
     and `tfa.optimizers.RectifiedAdam` do; `"hat"` adds it to sqrt(v_t) as
     the authors' and PyTorch's code do.
 
@@ -91,7 +91,8 @@ class RAdam(OptlabOptimizer):
         beta_2: in [0, 1), with rho_inf above `sma_threshold` (beta_2 > 0.6
             for the threshold 4). Defaults to 0.999.
         epsilon: > 0. Defaults to 1e-7.
-        epsilon_mode: `"paper"` (default) or `"hat"`, see above.
+        epsilon_mode: `"outside"` (default) or `"hat"`, see above; 0.1.0's
+            `"paper"` reads as `"outside"`.
         sma_threshold: the adaptive step is used while rho_t > sma_threshold;
             in [4, rho_inf). Defaults to 4.0, the paper's value
             (TensorFlow Addons: 5.0).
@@ -108,14 +109,11 @@ class RAdam(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
-        spec.Hyperparameter("epsilon_mode", "choice", "paper",
-                            choices=("hat", "paper"),
-                            doc="where epsilon goes"),
+        spec.OUTSIDE_OR_HAT,
         # r_t is real only for rho_t > 4; below rho_inf (`_check_together`).
         spec.Hyperparameter("sma_threshold", "float", PAPER_SMA_THRESHOLD,
                             low=PAPER_SMA_THRESHOLD,
@@ -128,7 +126,7 @@ class RAdam(OptlabOptimizer):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         sma_threshold=PAPER_SMA_THRESHOLD,
         name=None,
         **kwargs,
@@ -182,7 +180,7 @@ class RAdam(OptlabOptimizer):
         self.assign_moving_average(m, gradient, self.beta_1)
         m_hat = ops.divide(m, bias_correction_1)
         tractable, r_t = self._rectification(dtype)
-        if self.epsilon_mode == "paper":
+        if self.epsilon_mode == "outside":
             denominator = ops.add(
                 ops.sqrt(ops.divide(v, bias_correction_2)), self.epsilon
             )

@@ -58,7 +58,7 @@ class RMSprop(OptlabOptimizer):
     """
 
     hyperparameters = (
-        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.ADAPTIVE_LEARNING_RATE,
         spec.Hyperparameter("rho", "float", 0.9, 0.0, 1.0,
                             doc="decay of the running averages"),
         spec.beta("momentum", 0.0, "mu, the decay of the velocity",

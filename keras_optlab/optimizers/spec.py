@@ -168,6 +168,15 @@ BETA_2_SEARCH = Choices((0.99, 0.999, 0.9999))
 WEIGHT_DECAY_SEARCH = FloatRange(1e-5, 1e-1, "log")
 
 
+# Rows that many classes share (same default, bounds, search and doc).
+BETA_1 = beta("beta_1", 0.9, "decay of the first moment")
+BETA_2 = beta("beta_2", 0.999, "decay of the second moment",
+              search=BETA_2_SEARCH)
+# 0.001, searched over 1e-5 .. 1e-2: most adaptive methods (RMSprop and
+# the Adam family).
+ADAPTIVE_LEARNING_RATE = learning_rate(0.001, FloatRange(1e-5, 1e-2, "log"))
+
+
 def epsilon(default, doc="added to the denominator", search=None,
             **more):
     """Any epsilon > 0, as Keras accepts (it has no upper bound in the
@@ -182,12 +191,19 @@ def epsilon(default, doc="added to the denominator", search=None,
 #              method corrects
 #   "hat":     sqrt(s) + epsilon before the bias correction is folded into
 #              the step (Keras' and TensorFlow's Adam)
-def epsilon_mode(default, choices, paper_means, doc):
+def epsilon_mode(default, choices, paper_means, doc, **more):
     """The `epsilon_mode` row; the 0.1.0 value "paper" still reads, as the
     placement `paper_means` it named in this class."""
     return Hyperparameter("epsilon_mode", "choice", default,
                           choices=choices, doc=doc,
-                          deprecated={"paper": paper_means})
+                          deprecated={"paper": paper_means}, **more)
+
+
+# Nadam's and RAdam's choice: their papers' placement, or Keras' Adam's.
+OUTSIDE_OR_HAT = epsilon_mode(
+    "outside", ("outside", "hat"), paper_means="outside",
+    doc="where epsilon goes: sqrt(v_hat) + eps (outside) or sqrt(v) + eps "
+    "in the folded step (hat)")
 
 
 def weight_decay(doc, search=None, default=None, optional=True, **more):

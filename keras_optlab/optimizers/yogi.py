@@ -65,9 +65,8 @@ class Yogi(OptlabOptimizer):
 
     hyperparameters = (
         spec.learning_rate(0.01, spec.FloatRange(1e-5, 1e-2, "log")),
-        spec.beta("beta_1", 0.9, "decay of the first moment"),
-        spec.beta("beta_2", 0.999, "decay of the second moment",
-                  search=spec.BETA_2_SEARCH),
+        spec.BETA_1,
+        spec.BETA_2,
         spec.epsilon(1e-3, search=spec.EPSILON_SEARCH),
         spec.Hyperparameter("initial_accumulator_value", "float", 1e-6, low=0.0,
                             doc="v_0"),
