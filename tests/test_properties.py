@@ -42,6 +42,7 @@ PROFILE = settings.get_profile("optlab")
 # (TensorFlow flushes subnormals to 0), and Prodigy rejects d0 * epsilon
 # below it (tests/test_validation.py, tests/test_new_optimizers_b.py).
 POSITIVE_DRAW_LOW = 1e-30
+FLOAT32_BELOW_ONE = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Real:
         if self.closed[0] == "(" and self.draw_low is None:
             low = POSITIVE_DRAW_LOW
         high = self.draw_high if self.draw_high is not None else self.high
+        if high == 1.0 and self.closed[1] == ")":
+            # Values this close to 1 are 1.0 in float32 and refused
+            # (validation.check_range); the largest float32 below 1 is not.
+            high = FLOAT32_BELOW_ONE
         drawn = st.floats(low, high, exclude_min=(self.closed[0] == "("
                                                   and low == self.low),
                           exclude_max=(self.closed[1] == ")"

@@ -9,7 +9,6 @@ property and bad-input tests.
 """
 
 import dataclasses
-import math
 import textwrap
 import warnings
 
@@ -97,11 +96,6 @@ class Hyperparameter:
         if self.kind not in KINDS:
             raise ValueError(f"Unknown kind. Received: kind={self.kind!r}")
 
-    def replace(self, **changes):
-        """This row with some attributes changed (for a subclass whose
-        default or range differs from its parent's)."""
-        return dataclasses.replace(self, **changes)
-
     def check(self, value):
         """`value` checked and normalised (a float as a Python float), or a
         ValueError/TypeError naming the argument and the value."""
@@ -138,13 +132,6 @@ class Hyperparameter:
         if self.kind == "patterns":
             return "None or a list of regular expressions"
         return " or ".join(repr(c) for c in self.choices)
-
-    @property
-    def bounded(self):
-        """True where a float has a finite bound (so values just outside
-        it exist)."""
-        return self.kind == "float" and any(
-            b is not None and math.isfinite(b) for b in (self.low, self.high))
 
 
 def learning_rate(default, search, doc="the step size"):
