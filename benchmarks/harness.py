@@ -1,21 +1,11 @@
-"""The speed harness: `python benchmarks/harness.py [--quick] ...`.
-
-The code lives in `keras_optlab.bench` (so that `optlab bench` ships with
-the package); this module re-exports it and runs the same command. The
-latest full run is in benchmarks/RESULTS.md.
-"""
+"""The speed harness: `python benchmarks/harness.py [--quick] ...`, the same
+as `optlab bench` (keras_optlab/lab/bench/). The latest full run is in
+benchmarks/RESULTS.md."""
 
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir))
-
-from keras_optlab.bench import *  # noqa: E402,F401,F403
-from keras_optlab.bench import memory_bandwidth  # noqa: E402,F401
-from keras_optlab.bench import run_benchmark  # noqa: E402,F401
-from keras_optlab.bench import time_fit  # noqa: E402,F401
-from keras_optlab.bench import time_optimizer  # noqa: E402,F401
-from keras_optlab.bench import to_markdown  # noqa: E402,F401
 
 if __name__ == "__main__":
     from keras_optlab import cli

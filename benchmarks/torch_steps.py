@@ -6,7 +6,7 @@ One `optimizer.apply(grads, variables)` (eager, as `model.fit` runs it on
 torch) for each optimizer that Keras also has with the same math: ours
 eager (`fused="auto"`, Keras' generic per-variable loop), ours compiled
 (`fused=True`: that loop through `torch.compile`, see
-keras_optlab/optimizers/torch_compiled.py) and Keras' own (Adam, AdamW,
+keras_optlab/engine/torch_compiled.py) and Keras' own (Adam, AdamW,
 SGD, RMSprop, Adagrad, Adadelta, Adamax and Nadam have `torch._foreach`
 implementations), alternating each repeat; medians and p10/p90 in ms, and
 the first call of the compiled one (compilation) in s.
@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_optlab  # noqa: E402
-from keras_optlab import bench  # noqa: E402
+from keras_optlab.lab.bench import setup  # noqa: E402
 
 NAMES = ("gradient_descent", "momentum", "nesterov", "adagrad", "adadelta",
          "rmsprop", "adam", "adamw", "adamax", "nadam")
@@ -40,7 +40,7 @@ def main(argv=None):
     assert keras.backend.backend() == "torch", "set KERAS_BACKEND=torch"
     import torch
 
-    shapes = bench._shapes(args.size)
+    shapes = setup.variable_shapes(args.size)
     rng = np.random.default_rng(0)
     print(f"torch {torch.__version__}, Keras {keras.__version__}, "
           f"{torch.get_num_threads()} threads, {args.size:,} parameters in "
@@ -49,9 +49,9 @@ def main(argv=None):
           "compiled / keras | compile s |")
     print("|---|---|---|---|---|---|---|")
     for name in args.optimizers.split(","):
-        setting = bench.SETTINGS.get(name, {"learning_rate": 1e-3})
+        setting = setup.SETTINGS.get(name, {"learning_rate": 1e-3})
         ours = keras_optlab.optimizers.get(name, **setting)
-        builtin = bench._keras_builtin(name, ours.get_config())
+        builtin = setup.keras_builtin(name, ours.get_config())
         compiled = keras_optlab.optimizers.get(name, fused=True, **setting)
         variables = [keras.Variable(rng.normal(size=s).astype("float32"))
                      for s in shapes]

@@ -8,13 +8,12 @@ XLA-on ratio moved by 10-20% between runs. Here only the two XLA-compiled
 steps (`fused+xla`, `keras+xla`, built as in the harness) alternate, the
 order swapped every repeat, many times; medians and p10/p90 in ms, and the
 ratio ours / Keras. Both compile to the same loops (see
-`keras_optlab.optimizers.hlo` and the harness' HLO table), so the ratio
+`keras_optlab.engine.hlo` and the harness' HLO table), so the ratio
 should be 1 within noise.
 """
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -27,14 +26,15 @@ def pair(name, size, repeats):
     import keras
     import tensorflow as tf
 
-    from keras_optlab import bench
+    from keras_optlab.lab.bench import setup
+    from keras_optlab.lab.bench.hardware import summary
 
     rng = np.random.default_rng(0)
     variables = [keras.Variable(rng.normal(size=s).astype("float32") * 0.1)
-                 for s in bench._shapes(size)]
+                 for s in setup.variable_shapes(size)]
     gradients = [tf.constant(rng.normal(size=v.shape).astype("float32"))
                  for v in variables]
-    steps = {c.label: c.step for c in bench._candidates(name, variables)
+    steps = {c.label: c.step for c in setup.candidates_for(name, variables)
              if c.label in ("fused+xla", "keras+xla")}
     if len(steps) < 2:
         return None
@@ -48,7 +48,7 @@ def pair(name, size, repeats):
             start = time.perf_counter()
             steps[label](gradients)
             times[label].append(time.perf_counter() - start)
-    return {label: bench._stats(seconds) for label, seconds in times.items()}
+    return {label: summary(seconds) for label, seconds in times.items()}
 
 
 def main(argv=None):

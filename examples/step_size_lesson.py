@@ -25,7 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_optlab import landscape  # noqa: E402
+from keras_optlab.lab import landscape  # noqa: E402
 
 CASES = [  # (function, learning rate, what happens)
     ("quadratic", 0.1, "converges to 1"),

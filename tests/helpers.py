@@ -113,3 +113,9 @@ def compiled_step(optimizer, variables, xla=False):
     if BACKEND == "jax":
         return _jax_step(optimizer, variables)
     return lambda grads: optimizer.apply(grads, variables)
+
+
+# The memory target of a compiled update: at most 10% of params + grads +
+# state beyond them, read from the optimized HLO (what XLA allocates), which
+# the harness' resident-memory measurement agrees with.
+MEMORY_SLACK = 0.10

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_optlab.resume import ExactResume  # noqa: E402
+from keras_optlab.training.resume import ExactResume  # noqa: E402
 from tests import resume_common  # noqa: E402
 
 

@@ -499,7 +499,7 @@ def test_fresh_process_loads_every_optimizer_and_wrapper(tmp_path):
 
 
 def test_exact_resume_refuses_a_damaged_checkpoint(tmp_path):
-    from keras_optlab.resume import ExactResume
+    from keras_optlab.training.resume import ExactResume
 
     x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
     (tmp_path / "checkpoint.json").write_text(json.dumps(

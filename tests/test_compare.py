@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from keras_optlab import cli
-from keras_optlab import compare
 from keras_optlab import optimizers
+from keras_optlab.lab import compare
 from keras_optlab.tuning import recipes
 from keras_optlab.tuning import space
 from tests.event_files import read_scalars

@@ -10,17 +10,15 @@ really ran (a compiled function exists for each eligible variable), so an
 unnoticed fallback cannot make the comparison empty.
 """
 
-import json
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import keras_optlab
-from keras_optlab.optimizers import fused as fused_path
-from keras_optlab.optimizers import hlo as hlo_analysis
-from keras_optlab.optimizers.base import blocked_sum
+from keras_optlab.engine import fused as fused_path
+from keras_optlab.engine import hlo as hlo_analysis
+from keras_optlab.engine.xla import blocked_sum
 from tests import helpers
 from tests import models
 from tests.optimizer_table import TABLE
@@ -56,8 +54,8 @@ def _apply_steps(optimizer, params, grads, dtype="float64"):
 def _run(name, setting, fused, params, grads, dtype="float64",
          grouping=None):
     optimizer = helpers.make_optimizer(name, fused=fused, **setting)
-    if grouping:
-        optimizer._fused_grouping = grouping
+    if grouping == "variable":
+        fused_path.compile_per_variable(optimizer)
     values, _ = _apply_steps(optimizer, params, grads, dtype)
     return values, optimizer
 
@@ -82,30 +80,6 @@ def test_fused_equals_plain(row, setting):
     assert not np.allclose(plain[0], params[0])
 
 
-# The issue's memory target: a step holds at most 10% beyond params, grads
-# and state. Read from the compiled update's optimized HLO (what XLA
-# allocates), which the harness' resident-memory measurement agrees with.
-MEMORY_SLACK = 0.10
-
-
-@pytest.mark.parametrize("row", TABLE, ids=[row.name for row in TABLE])
-def test_compiled_update_makes_no_hidden_copies(row):
-    variables = [keras.Variable(np.ones(shape, "float32"))
-                 for shape in [(256, 128), (4096,)]]
-    optimizer = helpers.make_optimizer(row.name, fused=True)
-
-    @tf.function
-    def step(gradients):
-        optimizer.apply(gradients, variables)
-
-    step([tf.fill(v.shape, 0.5) for v in variables])
-    (hlo,) = fused_path.compiled_hlo(optimizer).values()
-    memory = hlo_analysis.analyze(hlo)
-    assert memory["copies"] == 0
-    assert memory["temporary_bytes"] <= (
-        MEMORY_SLACK * memory["argument_bytes"]), memory
-
-
 @pytest.mark.parametrize("shape", [(256, 128), (1000, 33), (4099,)])
 def test_blocked_sum_of_squares_stores_no_square(shape):
     """sum(x^2) over a whole variable, also of a size no multiple of the
@@ -123,7 +97,7 @@ def test_blocked_sum_of_squares_stores_no_square(shape):
     memory = hlo_analysis.analyze(hlo_analysis.compiler_ir(norm, [x], [x]))
     assert memory["copies"] == 0
     assert memory["temporary_bytes"] <= (
-        MEMORY_SLACK * memory["argument_bytes"]), memory
+        helpers.MEMORY_SLACK * memory["argument_bytes"]), memory
 
 
 HAND_WRITTEN_HLO = """HloModule m, input_output_alias={ {0}: (1, {}, may-alias) }
@@ -177,7 +151,7 @@ def test_compile_check_leaves_no_op_in_the_train_step():
                 if "Random" in op.type]
 
 
-def test_sum_in_rows_compiles_without_its_whole_input():
+def test_dot_compiles_without_its_whole_input():
     """Prodigy's inner product <g, x0 - x>, summed in rows of 32 (a padded
     last row included) on the fused path: the plain path's results, and no
     temporary of the product's size."""
@@ -207,7 +181,8 @@ def test_weight_decay_is_compiled_with_the_update(grouping):
     runs = {}
     for fused in (True, False):
         optimizer = helpers.make_optimizer("adamw", fused=fused, **setting)
-        optimizer._fused_grouping = grouping
+        if grouping == "variable":
+            fused_path.compile_per_variable(optimizer)
         optimizer.exclude_from_weight_decay(var_names=["v1"])
         runs[fused], step = _apply_steps(optimizer, params, grads)
         writes = [op.type for op in step.get_concrete_function(
@@ -256,28 +231,6 @@ def test_auto_compiles_norm_based_rules(name):
         1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
     _, auto = _run(name, {}, "auto", params, grads)
     assert len(_compiled_updates(auto)) == 1
-
-
-class OptedOutLARS(keras_optlab.optimizers.LARS):
-    _fused_by_auto = False
-
-
-def test_auto_leaves_rules_that_opt_out_plain():
-    params, grads = helpers.random_problem(
-        1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
-    results = {}
-    for fused in ("auto", True):
-        optimizer = OptedOutLARS(fused=fused)
-        variables = helpers.make_variables(params)
-
-        @tf.function
-        def step(gradients):
-            optimizer.apply(gradients, variables)
-
-        step([tf.constant(g) for g in grads[0]])
-        results[fused] = _compiled_updates(optimizer)
-    assert results["auto"] == {}
-    assert len(results[True]) == 1
 
 
 @pytest.mark.parametrize("value", [1, 0, "on", None, "Auto"])
@@ -333,7 +286,8 @@ def test_rows_only_flag_matches_table(row):
     assert cls._sparse_update_touches_rows_only == row.sparse_writes
 
 
-# Prodigy and Nadam override `_backend_update_step`; Prodigy also sums
+# Prodigy and Nadam have per-step hooks (`before_updates`, `after_updates`);
+# Prodigy also sums
 # over all variables after their updates.
 @pytest.mark.parametrize("name", ["nadam", "prodigy"])
 def test_mirrored_strategy(name, mirrored_strategy):
@@ -414,148 +368,3 @@ def test_compiled_model_step_with_fused():
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         weights[fused] = models.weights_of(model)
     models.assert_same_weights(weights[True], weights[False], RTOL32, ATOL32)
-
-
-def test_bench_quick_writes_json_and_markdown(tmp_path):
-    from keras_optlab import cli
-
-    json_path, md_path = tmp_path / "bench.json", tmp_path / "bench.md"
-    # --no-memory: the memory child process (a fresh TensorFlow) would
-    # double the test's time; test_bench_step_memory covers its output.
-    status = cli.main(["bench", "--quick", "--optimizers", "adam,lars",
-                       "--no-memory", "--json", str(json_path),
-                       "--markdown", str(md_path)])
-    assert status == 0
-    report = json.loads(json_path.read_text())
-    assert report["quick"] and report["bandwidth"]["numpy_gb_s"] > 0
-    assert [r["optimizer"] for r in report["steps"]] == ["adam", "lars"]
-    adam, lars = report["steps"]
-    # Adam reads param, grad, m, v and writes param, m, v: 7 float32.
-    assert adam["slots_per_param"] == 2
-    assert adam["bytes_moved_per_param"] == 28
-    # LARS' norms read w and g once more (bench.EXTRA_READS).
-    assert lars["extra_reads_per_param"] == 2
-    assert lars["bytes_moved_per_param"] == 4 * (3 + 2 + 2)
-    assert set(adam["candidates"]) == {
-        "fused", "per-variable", "plain", "keras", "fused+xla", "keras+xla"}
-    assert "keras" not in lars["candidates"]  # Keras has no LARS
-    # fused="auto" compiles LARS' update.
-    assert lars["default_path"] == "fused"
-    assert lars["default_fraction_of_bound"] == (
-        lars["candidates"]["fused"]["fraction_of_bound"])
-    # What XLA compiled: every compiled candidate, read from its HLO. No
-    # program can move less than the rule must (28 B per parameter), and
-    # with the whole step compiled ours is Keras' program.
-    compiled = adam["compiled"]
-    assert set(compiled) == {"fused", "per-variable", "fused+xla",
-                             "keras+xla"}
-    assert all(c["traffic_bytes_per_param"] >= 28 and c["loops"] > 0
-               for c in compiled.values())
-    assert (compiled["fused+xla"]["traffic_bytes_per_param"]
-            == compiled["keras+xla"]["traffic_bytes_per_param"])
-    assert "keras+xla" not in lars["compiled"]
-    fused = compiled["fused"]
-    assert (f"| adam | 28 | {fused['traffic_bytes_per_param']:.0f}, "
-            f"{fused['loops']}, {fused['temporary_fraction']:.2f}, "
-            f"{fused['copies']} |") in md_path.read_text()
-    for stats in adam["candidates"].values():
-        assert stats["n"] == report["repeats"]
-        assert 0 < stats["p10_ms"] <= stats["median_ms"] <= stats["p90_ms"]
-    assert set(report["fit"]["seconds_per_epoch"]) == {"ours_adam",
-                                                        "keras_adam"}
-    markdown = md_path.read_text()
-    assert adam["copy_gb_s"] > 0 and adam["bound_ms"] > 0
-    assert "| adam | 28 | 8.0 |" in markdown
-    assert "Keras Adam / ours:" in markdown
-
-
-def test_bench_step_memory():
-    """The peak-memory measurement, run here in-process (the harness runs
-    it in a child process with a malloc that unmaps freed buffers), and its
-    Markdown table."""
-    from keras_optlab import bench
-
-    measured = bench.step_memory_child(["adam"], 40_000, 2, steps=1)
-    assert measured["method"] in ("vmhwm", "gpu_peak")
-    adam = measured["results"]["adam"]
-    assert set(adam) == set(bench.MEMORY_LABELS)
-    for stats in adam.values():
-        # float32 params and grads, Adam's two slots, and the scalars
-        # (`iterations`, the learning rate).
-        assert 40_000 * 16 < stats["held_bytes"] < 40_000 * 16 + 64
-        assert stats["step_peak_extra_bytes"] >= 0
-        assert stats["step_peak_extra_fraction"] == (
-            stats["step_peak_extra_bytes"] / stats["held_bytes"])
-    report = {
-        "machine": bench.machine(), "repeats": 1, "warmup": 1,
-        "bandwidth": {"tensorflow_gb_s": 1.0, "numpy_gb_s": 1.0},
-        "steps": [{
-            "optimizer": "adam", "params": 40_000, "variables": 2,
-            "bytes_moved_per_param": 28, "state_bytes_per_param": 8.0,
-            "copy_gb_s": 1.0, "bound_ms": 1.0, "memory_method": "vmhwm",
-            "default_path": "fused", "default_fraction_of_bound": 1.0,
-            "candidates": {label: dict(
-                {"median_ms": 1.0, "p10_ms": 1.0, "p90_ms": 1.0,
-                 "first_call_s": 1.0, "fraction_of_bound": 1.0},
-                **adam.get(label, {})) for label in (
-                    "fused", "per-variable", "plain", "keras", "fused+xla",
-                    "keras+xla")},
-        }],
-    }
-    fused = adam["fused"]
-    assert (f"| adam | {fused['step_peak_extra_fraction']:.2f} "
-            f"({fused['step_peak_extra_bytes'] / 1e6:.1f} MB) |"
-            in bench.to_markdown(report))
-
-
-@pytest.mark.slow
-def test_bench_times_each_optimizer_in_a_fresh_process():
-    """Full runs time (and measure) every optimizer in its own process (a
-    process making and deleting Keras optimizers keeps growing); the
-    child's result has the in-process result's form."""
-    from keras_optlab import bench
-
-    isolated = bench.time_optimizer_isolated("momentum", 20_000, 2, 1, 2)
-    in_process = bench.time_optimizer("momentum", 20_000, 2, 1, 2)
-    assert set(isolated) == set(in_process)
-    assert set(isolated["candidates"]) == set(in_process["candidates"])
-    assert isolated["params"] == in_process["params"] == 20_000
-    assert all(stats["n"] == 2 for stats in isolated["candidates"].values())
-    # A failing child names what it was timing and says why.
-    with pytest.raises(RuntimeError, match=(
-            r"Timing nope at 20,000 parameters failed: .*ValueError: "
-            r"Unknown optimizer. Received: identifier='nope'")):
-        bench.time_optimizer_isolated("nope", 20_000, 2, 1, 2)
-    # Peak memory, likewise one process per optimizer, merged.
-    measured = bench.step_memory(["momentum", "gradient_descent"], 20_000, 2)
-    assert set(measured["results"]) == {"momentum", "gradient_descent"}
-    assert set(measured["results"]["momentum"]) == set(bench.MEMORY_LABELS)
-
-
-def test_xla_pairs_script_times_both_compiled_steps(capsys):
-    """benchmarks/xla_pairs.py, the long XLA-on comparison RESULTS.md
-    quotes: its table row for an optimizer Keras has, none for one it
-    lacks."""
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "xla_pairs.py"
-    spec = importlib.util.spec_from_file_location("xla_pairs", path)
-    xla_pairs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(xla_pairs)
-    stats = xla_pairs.pair("momentum", 20_000, 4)
-    assert set(stats) == {"fused+xla", "keras+xla"}
-    assert all(s["n"] == 4 and 0 < s["p10_ms"] <= s["p90_ms"]
-               for s in stats.values())
-    assert xla_pairs.pair("yogi", 20_000, 4) is None
-    xla_pairs.main(["--size", "20000", "--repeats", "2", "--optimizers",
-                    "gradient_descent,yogi"])
-    table = capsys.readouterr().out
-    assert "| gradient_descent | " in table and "| yogi |" not in table
-
-
-def test_bench_rejects_unknown_optimizer(capsys):
-    from keras_optlab import cli
-
-    assert cli.main(["bench", "--quick", "--optimizers", "nope"]) == 2
-    assert "unknown optimizer 'nope'" in capsys.readouterr().err

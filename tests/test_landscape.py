@@ -10,9 +10,9 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_optlab import cli
-from keras_optlab import landscape
-from keras_optlab.landscape.trajectory import ROSENBROCK_LEARNING_RATES
-from keras_optlab.landscape.trajectory import ROSENBROCK_STEPS
+from keras_optlab.lab import landscape
+from keras_optlab.lab.landscape.trajectory import ROSENBROCK_LEARNING_RATES
+from keras_optlab.lab.landscape.trajectory import ROSENBROCK_STEPS
 from tests.helpers import as_float32
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ from PIL import Image
 
 import keras_optlab
 from keras_optlab import cli
-from keras_optlab.lr_finder import find_learning_rate
-from keras_optlab.lr_finder import smooth
+from keras_optlab.training.lr_finder import find_learning_rate
+from keras_optlab.training.lr_finder import smooth
 
 
 def regression(n=64, seed=0):

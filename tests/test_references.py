@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import keras_optlab
-from keras_optlab.optimizers.base import blocked_sum
+from keras_optlab.engine.xla import blocked_sum
 from tests import helpers
 from tests import references as refs
 from tests.optimizer_table import BY_NAME

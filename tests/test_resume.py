@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_optlab.resume import ExactResume
+from keras_optlab.training.resume import ExactResume
 from tests import resume_common
 from tests.optimizer_table import TABLE
 

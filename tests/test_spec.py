@@ -71,7 +71,7 @@ def test_weight_decay_coupled_where_the_paper_puts_it_in_the_rule():
     assert coupled == {"novograd", "adan", "lars", "prodigy"}
     for name, info in INFOS.items():
         assert (info.weight_decay == "coupled") == \
-            info.cls._update_step_applies_weight_decay
+            info.cls.couples_weight_decay
     text = optimizers.hyperparameter_markdown()
     assert text.count("Weight decay: coupled.") == 4
 

@@ -36,7 +36,7 @@ def add_arguments(parser):
 def check(args):
     """Sizes, optimizer names, repeats and both output files, before the
     benchmark (which runs for minutes) starts."""
-    from keras_optlab import bench
+    from keras_optlab.lab import bench
     from keras_optlab import optimizers
     from keras_optlab.cli import UsageError
     from keras_optlab.cli import check_number
@@ -72,7 +72,7 @@ def check(args):
 
 
 def run(args):
-    from keras_optlab import bench
+    from keras_optlab.lab import bench
 
     sizes, names = check(args)
     report = bench.run_benchmark(quick=args.quick, sizes=sizes,

@@ -23,7 +23,7 @@ def add_arguments(parser):
         help="comma-separated learning rates tried for every optimizer "
              "(default: three per optimizer: with a recipe, the quartiles "
              "of its log-scale range in keras_optlab.tuning.space; on "
-             "digits, keras_optlab.compare.default_grid)")
+             "digits, keras_optlab.lab.compare.default_grid)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="per run (default: the recipe's search.epochs, "
                              "else 10)")
@@ -54,7 +54,7 @@ def _target(text):
 def check(args):
     """Arguments, recipe, data and output folder, and the model built once
     on the data; returns what `run` trains and writes."""
-    from keras_optlab import compare
+    from keras_optlab.lab import compare
     from keras_optlab.cli import UsageError
     from keras_optlab.cli import check_numbers
     from keras_optlab.cli import check_output_directory
@@ -86,7 +86,7 @@ def check(args):
 def run(args):
     import os
 
-    from keras_optlab import compare
+    from keras_optlab.lab import compare
 
     (recipe, target, problem, grids, epochs, batch_size,
      seed) = check(args)

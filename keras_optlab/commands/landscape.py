@@ -15,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--lr", action="append", default=[], metavar="NAME=LR",
         help="learning rate for one optimizer (repeatable); the others use "
-        "keras_optlab.landscape.trajectory.default_learning_rate")
+        "keras_optlab.lab.landscape.trajectory.default_learning_rate")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--start", default=None,
                         help="starting point, comma-separated (default: the "
@@ -42,13 +42,13 @@ def _parse_rates(items, names):
 def check(args):
     """The function, optimizers, learning rates, steps, start and output
     folder; returns (function, [(name, learning rate)], start)."""
-    from keras_optlab import landscape
+    from keras_optlab.lab import landscape
     from keras_optlab.cli import UsageError
     from keras_optlab.cli import check_number
     from keras_optlab.cli import check_numbers
     from keras_optlab.cli import check_output_directory
-    from keras_optlab.landscape.trajectory import default_learning_rate
-    from keras_optlab.landscape.trajectory import make_optimizer
+    from keras_optlab.lab.landscape.trajectory import default_learning_rate
+    from keras_optlab.lab.landscape.trajectory import make_optimizer
 
     try:
         function = landscape.get(args.function)
@@ -90,7 +90,7 @@ def run(args):
     import numpy as np
     import tensorflow as tf
 
-    from keras_optlab import landscape
+    from keras_optlab.lab import landscape
     from keras_optlab.cli import UsageError
 
     tf.get_logger().setLevel(logging.ERROR)  # one trace per optimizer

@@ -95,7 +95,7 @@ def _check_image_format(option, path):
 def run(args):
     from keras_optlab import optimizers
     from keras_optlab.cli import UsageError
-    from keras_optlab.lr_finder import find_learning_rate
+    from keras_optlab.training.lr_finder import find_learning_rate
 
     check(args)
     build = digits_problem if args.data == "digits" else regression_problem

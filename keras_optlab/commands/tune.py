@@ -117,7 +117,7 @@ def check(args):
     Returns `(path, recipe, data)`."""
     from keras_optlab.cli import check_number
     from keras_optlab.cli import check_output_directory
-    from keras_optlab.compare import recipe_problem
+    from keras_optlab.lab.compare import recipe_problem
     from keras_optlab.tuning import recipes
 
     if args.max_trials is not None:

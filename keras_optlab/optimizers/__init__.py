@@ -1,10 +1,16 @@
 """Optimizers written from their papers, one per module.
 
+The update rules sit flat in this folder, one per file; `wrappers/` holds the
+optimizers that wrap another (Lookahead, SWA). How a step reaches a rule
+(sparse rows, non-finite gradients, weight decay, XLA) is keras_optlab/engine/.
+
 `get(identifier)` builds one from a short name, a config or an instance;
 `available()` lists the table with descriptions and papers.
 """
 
 import keras
+
+from keras_optlab import _moved
 
 # The import order is the order of the table that `available()` returns.
 from keras_optlab.optimizers.gradient_descent import GradientDescent  # isort: skip
@@ -28,13 +34,9 @@ from keras_optlab.optimizers.adan import Adan  # isort: skip
 from keras_optlab.optimizers.lars import LARS  # isort: skip
 from keras_optlab.optimizers.prodigy import Prodigy  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
-from keras_optlab.optimizers.lookahead import Lookahead
-from keras_optlab.optimizers.sam import SAMModel
-from keras_optlab.optimizers.sam import sam_train_step
-from keras_optlab.optimizers.swa import SWA
-from keras_optlab.optimizers.swa import SWACallback
-from keras_optlab.optimizers.swa import swa_batch_norm_update
-from keras_optlab.optimizers.wrapper import OptimizerWrapper
+from keras_optlab.optimizers.wrappers import SWA
+from keras_optlab.optimizers.wrappers import Lookahead
+from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
 from keras_optlab.optimizers.registry import lookup
 from keras_optlab.optimizers.registry import rows
@@ -64,16 +66,18 @@ __all__ = [
     "QHAdam",
     "RAdam",
     "RMSprop",
-    "SAMModel",
     "SWA",
-    "SWACallback",
     "Yogi",
     "available",
     "get",
     "hyperparameter_markdown",
-    "sam_train_step",
-    "swa_batch_norm_update",
 ]
+
+
+def __getattr__(name):
+    # SAMModel, sam_train_step, SWACallback and swa_batch_norm_update lived
+    # here until 0.1.0; they are not optimizers (keras_optlab.training).
+    return _moved.moved_attribute(__name__, name)
 
 
 def available():

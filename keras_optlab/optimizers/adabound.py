@@ -126,11 +126,10 @@ class AdaBound(OptlabOptimizer):
             "peak_learning_rate", dtype=var_list[0].dtype if var_list else None
         )
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def before_updates(self, learning_rate):
         peak = self._peak_learning_rate
         lr = ops.cast(learning_rate, peak.dtype)
         self.assign(peak, maximum(peak, lr))
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def bounds(self, learning_rate, dtype):
         """(eta_l(t), eta_u(t)) for the current step t, `dtype` tensors."""

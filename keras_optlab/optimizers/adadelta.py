@@ -86,12 +86,8 @@ class Adadelta(OptlabOptimizer):
         self.assign_moving_average(mean_sq_grad, gradient_squared, self.rho)
         delta_scale = ops.add(mean_sq_delta, epsilon)
         gradient_scale = ops.add(mean_sq_grad, epsilon)
-        # delta = -RMS[dx] / RMS[g] * g, and delta^2 written without a
-        # square root: compiled by XLA (which on CPU has no multi-output
-        # loops) the variable's loop and E[dx^2]'s then share no expensive
-        # value XLA would store whole, and E[dx^2] is written after the
-        # variable's loop has read its old value (`assign_after`), so it
-        # is not copied either.
+        # delta_t = -RMS[dx]_{t-1} / RMS[g]_t * g_t, and its square taken
+        # as RMS[dx]^2 / RMS[g]^2 * g_t^2, the same value without a root.
         delta = ops.negative(
             ops.multiply(
                 ops.multiply(ops.sqrt(delta_scale), ops.rsqrt(gradient_scale)),
@@ -102,12 +98,4 @@ class Adadelta(OptlabOptimizer):
             ops.divide(delta_scale, gradient_scale), gradient_squared
         )
         self.assign_add(variable, ops.multiply(delta, lr))
-        weight = scalar(1.0 - self.rho, variable.dtype)
-        self.assign_after(
-            mean_sq_delta,
-            ops.add(
-                mean_sq_delta,
-                ops.multiply(ops.subtract(delta_squared, mean_sq_delta), weight),
-            ),
-            variable,
-        )
+        self.assign_moving_average(mean_sq_delta, delta_squared, self.rho)

@@ -7,7 +7,7 @@ from keras import ops
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
-from keras_optlab.optimizers.sparse import densify
+from keras_optlab.engine.sparse import densify
 
 
 @register(
@@ -105,10 +105,10 @@ class Adan(OptlabOptimizer):
                           paper_means="inside",
                           doc="where epsilon goes: sqrt(n + eps) (inside) "
                           "or sqrt(n) + eps (outside)"),
-        spec.weight_decay("lambda, coupled: proximal, theta / (1 + lr * lambda)",
-                          search=spec.WEIGHT_DECAY_SEARCH),
+        spec.weight_decay("lambda, coupled: proximal, theta / (1 + lr * "
+                          "lambda)", search=spec.WEIGHT_DECAY_SEARCH),
     )
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,
@@ -227,6 +227,4 @@ class Adan(OptlabOptimizer):
                 variable,
                 ops.divide(variable, 1.0 + ops.multiply(lr, weight_decay)),
             )
-        # The loops of v and n read the old previous gradient; writing
-        # it after the variable keeps XLA from copying it (see the base).
-        self.assign_after(previous, gradient, variable)
+        self.assign(previous, gradient)

@@ -28,7 +28,7 @@ class GradientDescent(OptlabOptimizer):
 
     On f(x) = a x^2 + b x + c the iteration is x_t - x* = (1 - 2 a lr)(x_{t-1}
     - x*): it converges for lr < 1 / a, oscillates for lr = 1 / a and diverges
-    beyond; `keras_optlab.landscape` shows it.
+    beyond; `keras_optlab.lab.landscape` shows it.
 
     Args:
         learning_rate: a non-negative float, a

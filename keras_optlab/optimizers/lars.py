@@ -80,13 +80,14 @@ class LARS(OptlabOptimizer):
         spec.learning_rate(1.0, spec.FloatRange(1e-4, 1e-1, "log")),
         spec.beta("momentum", 0.9, "m, the decay of the velocity",
                   search=spec.FloatRange(0.5, 0.99)),
-        spec.weight_decay("beta, coupled: added to the gradient before scaling"),
+        spec.weight_decay("beta, coupled: added to the gradient before "
+                          "scaling"),
         spec.Hyperparameter("eta", "float", 0.001, 0.0, None, "()",
                             doc="the trust coefficient"),
         spec.Hyperparameter("exclude_from_adaptation", "patterns", None,
                             doc="variables that take plain momentum steps"),
     )
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,

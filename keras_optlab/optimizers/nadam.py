@@ -111,12 +111,11 @@ class Nadam(OptlabOptimizer):
         )
         return scalar(self.beta_1, t.dtype) * (1.0 - 0.5 * decay)
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def before_updates(self, learning_rate):
         # P_t is shared by all variables: advance it once per step.
         product = self._momentum_product
         t = self.step_count(product.dtype)
         self.assign(product, ops.multiply(product, self._momentum_at(t)))
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype

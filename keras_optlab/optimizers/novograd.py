@@ -83,7 +83,7 @@ class NovoGrad(OptlabOptimizer):
                             doc="multiply u_t by (1 - beta_1)"),
     )
     # d * theta enters the momentum (Algorithm 1), not Keras' decoupled decay.
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,

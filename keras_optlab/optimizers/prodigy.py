@@ -47,7 +47,7 @@ class Prodigy(OptlabOptimizer):
     scalar <g_k, x_0 - x_k> of the current step; x_0 is the value at the
     first update. `update_step` does all
     per-variable work with d_k; once every variable is updated, d and r are
-    advanced from the sums (`_backend_update_step`), so the rule works
+    advanced from the sums (`after_updates`), so the rule works
     unchanged in `model.fit`, `tf.function` and under a distribution
     strategy. With G = inf (the default) the min is the paper's rule; where
     ||s||_1 = 0 (all gradients zero so far) d stays.
@@ -115,7 +115,7 @@ class Prodigy(OptlabOptimizer):
         spec.Hyperparameter("safeguard_warmup", "bool", False,
                             doc="leave the learning rate out of d's update"),
     )
-    _update_step_applies_weight_decay = True
+    couples_weight_decay = True
 
     def __init__(
         self,
@@ -231,9 +231,7 @@ class Prodigy(OptlabOptimizer):
                 ops.convert_to_tensor(x0),
             ),
         )
-        inner_product = self.sum_in_rows(
-            ops.multiply(gradient, ops.subtract(x0, variable))
-        )
+        inner_product = self.dot(gradient, ops.subtract(x0, variable))
         self.assign(self._inner_products[index], inner_product)
         s_scale = d * d if self.safeguard_warmup else gamma * d * d
         self.assign(
@@ -253,19 +251,15 @@ class Prodigy(OptlabOptimizer):
             self.assign_sub(
                 variable, ops.multiply(variable, step_size * weight_decay)
             )
-        # x_0 and the inner product read x_k: writing x_{k+1} after the
-        # inner product lets XLA update x in place (see the base).
-        self.assign_sub_after(
+        self.assign_sub(
             variable,
             ops.divide(
                 ops.multiply(m, step_size),
                 ops.add(ops.sqrt(v), d * self.epsilon),
             ),
-            inner_product,
         )
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+    def after_updates(self, trainable_variables, learning_rate):
         # d_k has served every variable: now d_{k+1} from the sums over all.
         d = self._d
         dtype = d.dtype
@@ -274,8 +268,7 @@ class Prodigy(OptlabOptimizer):
             ops.cast(self._inner_products[i], dtype) for i in indices
         ]))
         s_norm = ops.sum(ops.stack([
-            ops.cast(self.sum_in_rows(ops.abs(self._gradient_sums[i])),
-                     dtype)
+            ops.cast(self.l1_norm(self._gradient_sums[i]), dtype)
             for i in indices
         ]))
         beta_3 = self._decay_rs

@@ -216,7 +216,7 @@ def weight_decay_kind(cls):
     """"coupled" where the paper puts weight decay inside the update rule
     (the class applies `weight_decay` itself), else "decoupled" (Keras'
     own: lr * weight_decay * theta subtracted before the step)."""
-    if cls._update_step_applies_weight_decay:
+    if cls.couples_weight_decay:
         return "coupled"
     return "decoupled"
 

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from keras_optlab import optimizers as optlab_optimizers
-from keras_optlab.landscape.trajectory import make_optimizer
+from keras_optlab.lab.landscape.trajectory import make_optimizer
 from keras_optlab.optimizers import validation
 from keras_optlab.tuning import models
 from keras_optlab.tuning import recipes

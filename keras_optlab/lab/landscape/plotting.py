@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_optlab.landscape import functions
+from keras_optlab.lab.landscape import functions
 
 
 def _pyplot():

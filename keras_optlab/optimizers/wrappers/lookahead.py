@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.registry import PACKAGE
-from keras_optlab.optimizers.wrapper import OptimizerWrapper
+from keras_optlab.optimizers.wrappers.wrapper import OptimizerWrapper
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

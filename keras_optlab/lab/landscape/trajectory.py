@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_optlab import optimizers as optlab_optimizers
-from keras_optlab.landscape import functions
+from keras_optlab.lab.landscape import functions
 from keras_optlab.optimizers import validation
 
 

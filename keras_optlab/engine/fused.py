@@ -16,19 +16,16 @@ What stays on the plain path:
   the fused path densifies it (repeated rows are already summed) and
   compiles the rest;
 - with `fused="auto"`, variables of fewer than `AUTO_MIN_SIZE` elements (the
-  kernel launches they save are worth less than their compilation), and
-  optimizers with `_fused_by_auto = False`, for a rule whose compiled update
-  a benchmark finds slower than the plain one (none at present: LARS and
-  NovoGrad were, until their norms were summed in blocks XLA fuses, see
-  `OptlabOptimizer.squared_norm`);
+  kernel launches they save are worth less than their compilation);
 - a variable whose update XLA cannot compile: found once, at trace time,
   by lowering the update to HLO, so the train step never fails at run time.
 
 With a single replica all eligible variables share one compiled update
-(one XLA compilation; `_fused_grouping = "all"`). Under a distribution
-strategy each replica's copy of a variable gets its own compiled update,
-traced in that replica's update context so that it reads and writes that
-replica's optimizer state.
+(one XLA compilation, and the fastest step in benchmarks/RESULTS.md). Under
+a distribution strategy each replica's copy of a variable gets its own
+compiled update, traced in that replica's update context so that it reads
+and writes that replica's optimizer state; `compile_per_variable` gives a
+single replica that form too (the benchmark times it, tests check it).
 """
 
 import warnings
@@ -36,7 +33,8 @@ import warnings
 import keras
 import tensorflow as tf
 
-from keras_optlab.optimizers import hlo
+from keras_optlab.engine import hlo
+from keras_optlab.engine import decay as weight_decay
 
 # Elements of a variable from which `fused="auto"` compiles its update.
 AUTO_MIN_SIZE = 2**14
@@ -50,6 +48,7 @@ class _Cache:
     def __init__(self):
         self.updates = {}
         self.specs = {}
+        self.per_variable = False
 
 
 def _cache(optimizer):
@@ -58,6 +57,12 @@ def _cache(optimizer):
         cache = _Cache()
         object.__setattr__(optimizer, "_fused_cache", cache)
     return cache
+
+
+def compile_per_variable(optimizer):
+    """One compiled update per variable for `optimizer` even with a single
+    replica, as under a multi-replica strategy."""
+    _cache(optimizer).per_variable = True
 
 
 def _spec(tensor):
@@ -97,18 +102,17 @@ def _compiles(optimizer, variables, function, specs):
 def _decay_and_update(optimizer, gradient, variable, learning_rate):
     """Keras' decoupled weight decay (w -= w * wd * lr), then the update.
 
-    On this path `OptlabOptimizer._apply_weight_decay` leaves the decay to
+    On this path Keras' `_apply_weight_decay` is not run (decay.py), leaving
+    the decay to
     each variable's update, so that it is compiled with it: run beforehand
     as Keras does, it would be one more pass reading and writing every
     decayed variable. Each variable's decay and update touch only that
     variable, so decaying all before updating any (Keras' order) gives the
     same result.
     """
-    if (optimizer.weight_decay is not None
-            and not optimizer._update_step_applies_weight_decay
-            and optimizer._use_weight_decay(variable)):
+    decay = weight_decay.decoupled_decay(optimizer, variable, variable.dtype)
+    if decay is not None:
         lr = tf.cast(learning_rate, variable.dtype)
-        decay = tf.cast(optimizer.weight_decay, variable.dtype)
         variable.assign_sub(variable * decay * lr)
     return optimizer.update_step(gradient, variable, learning_rate)
 
@@ -120,8 +124,6 @@ def _eligible(optimizer, gradient, variable):
             and optimizer._sparse_update_touches_rows_only):
         return False
     if optimizer.fused == "auto":
-        if not optimizer._fused_by_auto:
-            return False
         size = variable.shape.num_elements()
         return size is not None and size >= AUTO_MIN_SIZE
     return True
@@ -190,7 +192,7 @@ def update_step(optimizer, distribution, grads_and_vars, learning_rate):
     compiled where `optimizer.fused` allows. Takes the place of Keras'
     `_distributed_tf_update_step` and keeps its contract."""
     single_replica = distribution.num_replicas_in_sync == 1
-    if optimizer._fused_grouping == "all" and single_replica:
+    if single_replica and not _cache(optimizer).per_variable:
         _update_group(optimizer, grads_and_vars, learning_rate)
         return
 

@@ -1,0 +1,152 @@
+"""The forms a step takes where XLA compiles it whole.
+
+Update rules are written in plain program order with helpers named for the
+math (`squared_norm`, `dot`, `l1_norm`). XLA writes state in place but
+orders its fused loops only by data dependencies, and on CPU it fuses a sum
+with the loop making its input only over at most 32 elements. Left alone it
+would copy a variable that a later write overwrites while another loop
+still reads it, and hold a temporary as large as a variable for every sum
+over one. This module keeps the program order and the small sums, and only
+while a trace is one that XLA compiles whole (`tracing_for_xla`): elsewhere
+each extra select or level of summation would be one more pass over the
+data.
+
+- `StepOrder` (one per variable's traced update) makes a write of the
+  parameter depend on the sums the rule computed before it (Prodigy's inner
+  product reads x_k before x_{k+1} is written), and a write of
+  parameter-shaped state after the parameter's update depend on that update
+  (Adan's previous gradient, Adadelta's E[dx^2]: other loops still read
+  their old values), through a select under a predicate that always holds
+  but that XLA cannot fold (`iterations >= 0`). The values written are
+  unchanged, NaN and inf included.
+- `blocked_sum` sums in blocks of `SUM_BLOCK`.
+"""
+
+import keras
+from keras import ops
+
+# Elements per partial sum in `blocked_sum`: XLA on CPU fuses a reduction
+# with the loop that makes its input only where every reduced dimension is
+# at most 32 long.
+SUM_BLOCK = 32
+
+
+def tracing_for_xla(variable):
+    """True while the current trace is one that XLA compiles whole: a
+    TensorFlow function with `jit_compile=True` (the fused update, or a
+    model compiled with `jit_compile=True`), or a JAX `jit` trace, where
+    `variable` (any variable or value of the step) then reads as a tracer. False
+    eagerly, in a TensorFlow graph without XLA, and on torch (Inductor
+    fuses loops with several outputs, and eager torch runs op by op).
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        # TensorFlow has no public way to ask this: `tf.function` marks a
+        # `jit_compile=True` trace with an XLA control-flow context, which
+        # this internal module reads (nested graphs included).
+        from tensorflow.python.ops import control_flow_util
+
+        if tf.executing_eagerly():
+            return False
+        return control_flow_util.GraphOrParentsInXlaContext(
+            tf.compat.v1.get_default_graph()
+        )
+    if backend == "jax":
+        import jax
+
+        # `optimizer.iterations` is a tensor, not a variable, under
+        # gradient accumulation (the count of updates, computed).
+        value = variable.value if isinstance(variable, keras.Variable) else (
+            variable)
+        return isinstance(value, jax.core.Tracer)
+    return False
+
+
+def blocked_sum(values, keep_apart):
+    """The sum of all elements of `values`: over blocks of `SUM_BLOCK`
+    consecutive elements, then over blocks of those sums, then over the
+    rest (zero-padded to whole blocks).
+
+    For XLA on CPU, which turns a reduction over more than 32 elements into
+    a reduce-window that does not fuse with the loop making its input:
+    `ops.sum(ops.square(x))` holds all of x^2, a temporary as large as x,
+    where a sum over blocks of 32 fuses the square and holds 1/32 of it,
+    and the second level 1/1024. `keep_apart` is a boolean scalar that is
+    true at run time but unknown when XLA compiles (e.g. iterations >= 0);
+    selecting each level's sums under it keeps XLA's simplifier from
+    merging the levels back into one long reduction. The rounding error is
+    that of a tree of sums (float32, 10M elements: about 1e-7).
+    """
+    flat = ops.reshape(values, (-1,))
+    for _ in range(2):
+        size = flat.shape[0]
+        if size is None or size <= SUM_BLOCK:
+            break
+        padding = -size % SUM_BLOCK
+        if padding:
+            flat = ops.pad(flat, [(0, padding)])
+        sums = ops.sum(ops.reshape(flat, (-1, SUM_BLOCK)), axis=1)
+        flat = ops.where(keep_apart, sums, ops.zeros_like(sums))
+    return ops.sum(flat)
+
+
+def _after(value, predecessor, holds):
+    """`value`, made to depend on `predecessor` (which it equals nowhere:
+    `holds` is true at run time)."""
+    return ops.where(holds, value, ops.convert_to_tensor(predecessor))
+
+
+class StepOrder:
+    """Program order for XLA within one rule's `update_step` of
+    `parameter` (see the module docstring). `holds()` makes the
+    run-time-true predicate."""
+
+    def __init__(self, parameter, holds):
+        self._parameter = parameter
+        self._holds = holds
+        self._sums = []
+        self._parameter_written = False
+
+    def total(self, values):
+        """The sum of all elements of `values`, in blocks, remembered so
+        that the next write of the parameter lands after it."""
+        total = blocked_sum(values, self._holds())
+        self._sums.append(total)
+        return total
+
+    def _predecessors(self, variable, value):
+        if isinstance(value, _sparse_types()):
+            return []
+        if variable is self._parameter:
+            return list(self._sums)
+        if self._parameter_written and tuple(variable.shape) == tuple(
+            self._parameter.shape
+        ):
+            return [self._parameter]
+        return []
+
+    def orders(self, variable, value):
+        """Whether writing `value` to `variable` needs an order."""
+        return bool(self._predecessors(variable, value))
+
+    def ordered(self, variable, value):
+        """`value`, to be written to `variable`, in program order."""
+        for predecessor in self._predecessors(variable, value):
+            value = _after(value, predecessor, self._holds())
+        self.written(variable)
+        return value
+
+    def written(self, variable):
+        """Notes a write of `variable` that needed no order."""
+        if variable is self._parameter:
+            self._sums = []
+            self._parameter_written = True
+
+
+def _sparse_types():
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return (tf.IndexedSlices,)
+    return ()

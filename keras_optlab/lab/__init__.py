@@ -1,0 +1,4 @@
+"""The lab's tools: `compare` (optimizers side by side on one model, each
+with a small learning-rate search), `landscape` (test functions and
+trajectory pictures) and `bench` (the speed and memory harness of the
+update steps)."""

@@ -1,0 +1,130 @@
+"""What is benchmarked: model sizes, settings, the candidates of each
+optimizer (ours fused, per variable, plain; Keras' built-in with the same
+math; each with the step compiled) and the traffic model's extra reads."""
+
+import numpy as np
+
+VARIABLES = 20
+
+QUICK_VARIABLES = 4
+
+SIZES = (1_000_000, 10_000_000, 50_000_000)
+
+QUICK_SIZES = (20_000,)
+
+COLUMNS = 500
+
+# Settings shared by ours and Keras' built-in (same math); others default.
+SETTINGS = {
+    "gradient_descent": {"learning_rate": 1e-3},
+    "momentum": {"learning_rate": 1e-3, "momentum": 0.9},
+    "nesterov": {"learning_rate": 1e-3, "momentum": 0.9},
+    "nadam": {"learning_rate": 1e-3, "momentum_decay": 1.0},
+}
+
+
+# The traffic model: a step reads the parameter, the gradient and each
+# per-element state slot and writes the parameter and each slot, once each,
+# `3 + 2 * slots` elements per parameter. Rules whose update needs a value
+# that depends on a whole variable before (or after) the element-wise update
+# must read some tensors once more; these extra reads per parameter (at the
+# benchmark's settings, SETTINGS) and the reason, by the update rule's math:
+EXTRA_READS = {
+    "lars": (2, "the trust ratio needs ||w|| and ||g|| before any element "
+                "can be updated: one pass reads w and g"),
+    "novograd": (1, "the layer-wise second moment needs ||g||^2 before any "
+                    "element can be updated: one pass reads g"),
+    "prodigy": (1, "d_{k+1} needs sum |s| over every variable after all "
+                   "updates (the inner product <g, x0 - x> can share the "
+                   "update's pass): one pass reads s"),
+}
+# Adan's previous gradient and Prodigy's x0 are per-element slots, counted
+# (read and written) by the slot rule; RAdam's rectification is a scalar.
+
+
+def keras_builtin(name, config):
+    """Keras' optimizer with our optimizer's math, or None."""
+    import keras
+
+    opt = keras.optimizers
+    lr = config["learning_rate"]
+    pick = {k: config[k] for k in config}
+    if name == "gradient_descent":
+        return opt.SGD(lr)
+    if name in ("momentum", "nesterov"):
+        return opt.SGD(lr, momentum=pick["momentum"],
+                       nesterov=name == "nesterov")
+    if name == "adagrad" and pick["epsilon_mode"] == "inside":
+        return opt.Adagrad(lr, pick["initial_accumulator_value"],
+                           pick["epsilon"])
+    if name == "adadelta":
+        return opt.Adadelta(lr, pick["rho"], pick["epsilon"])
+    if name == "rmsprop":
+        return opt.RMSprop(lr, pick["rho"], pick["momentum"],
+                           pick["epsilon"], pick["centered"])
+    if name in ("adam", "lazyadam") and pick["epsilon_mode"] == "hat":
+        return opt.Adam(lr, pick["beta_1"], pick["beta_2"], pick["epsilon"],
+                        pick["amsgrad"])
+    if name == "adamw" and pick["epsilon_mode"] == "hat":
+        return opt.AdamW(lr, pick["weight_decay"], pick["beta_1"],
+                         pick["beta_2"], pick["epsilon"], pick["amsgrad"])
+    if name == "adamax":
+        return opt.Adamax(lr, pick["beta_1"], pick["beta_2"],
+                          pick["epsilon"])
+    if (name == "nadam" and pick["momentum_decay"] == 1.0
+            and pick["epsilon_mode"] == "outside"):
+        return opt.Nadam(lr, pick["beta_1"], pick["beta_2"], pick["epsilon"])
+    return None
+
+
+def variable_shapes(total, count=VARIABLES):
+    rows = max(1, round(total / count / COLUMNS))
+    return [(rows, COLUMNS)] * count
+
+
+def parameter_count(size, variables=VARIABLES):
+    return sum(int(np.prod(s)) for s in variable_shapes(size, variables))
+
+
+class Candidate:
+    def __init__(self, label, optimizer, variables, jit_compile):
+        import tensorflow as tf
+
+        self.label = label
+        self.optimizer = optimizer
+        self.times = []
+
+        def apply(gradients):
+            optimizer.apply(gradients, variables)
+
+        self.step = tf.function(apply, jit_compile=jit_compile)
+
+
+def candidates_for(name, variables):
+    import keras_optlab
+    from keras_optlab.engine import fused
+
+    setting = SETTINGS.get(name, {"learning_rate": 1e-3})
+    ours = keras_optlab.optimizers.get(name, **setting)
+    config = ours.get_config()
+    made = []
+
+    def add(label, optimizer, jit):
+        made.append(Candidate(label, optimizer, variables, jit))
+
+    add("fused", keras_optlab.optimizers.get(name, fused=True, **setting),
+        False)
+    per_variable = keras_optlab.optimizers.get(name, fused=True, **setting)
+    fused.compile_per_variable(per_variable)
+    add("per-variable", per_variable, False)
+    add("plain", keras_optlab.optimizers.get(name, fused=False, **setting),
+        False)
+    builtin = keras_builtin(name, config)
+    if builtin is not None:
+        add("keras", builtin, False)
+    add("fused+xla", keras_optlab.optimizers.get(name, fused=True, **setting),
+        True)
+    builtin = keras_builtin(name, config)
+    if builtin is not None:
+        add("keras+xla", builtin, True)
+    return made

@@ -1,0 +1,20 @@
+"""Helpers around `fit` that are not optimizers: sharpness-aware
+minimisation (`SAMModel`, `sam_train_step`), what SWA needs after training
+(`swa_batch_norm_update`, `SWACallback`), exact resume of a killed run
+(`ExactResume`) and the learning-rate range test (`find_learning_rate`)."""
+
+from keras_optlab.training.lr_finder import find_learning_rate
+from keras_optlab.training.resume import ExactResume
+from keras_optlab.training.sam import SAMModel
+from keras_optlab.training.sam import sam_train_step
+from keras_optlab.training.swa import SWACallback
+from keras_optlab.training.swa import swa_batch_norm_update
+
+__all__ = [
+    "ExactResume",
+    "SAMModel",
+    "SWACallback",
+    "find_learning_rate",
+    "sam_train_step",
+    "swa_batch_norm_update",
+]
