@@ -17,6 +17,7 @@ import tensorflow as tf
 import keras_optlab
 from keras_optlab.monitoring import OptimizerMonitor
 from keras_optlab.monitoring import optimizer_state
+from keras_optlab.monitoring.optimizer_monitor import _FirstBatchHook
 from tests.event_files import read_scalars
 from tests.event_files import tensor_tags
 
@@ -329,3 +330,116 @@ def test_a_tensorboard_server_shows_our_runs_and_tags(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+def scalar_values(run, prefix):
+    return {tag: values for tag, values in read_scalars(run).items()
+            if tag.startswith(prefix)}
+
+
+class Batches(keras.utils.PyDataset):
+    """x, y in batches of `size`, in order."""
+
+    def __init__(self, x, y, size):
+        super().__init__()
+        self.x, self.y, self.size = x, y, size
+
+    def __len__(self):
+        return len(self.x) // self.size
+
+    def __getitem__(self, index):
+        part = slice(index * self.size, (index + 1) * self.size)
+        return self.x[part], self.y[part]
+
+
+def cycle(batches):
+    while True:
+        yield from (batches[i] for i in range(len(batches)))
+
+
+@pytest.mark.parametrize("source", ["arrays", "dataset", "py_dataset",
+                                    "generator"])
+def test_without_probe_data_the_first_batch_is_the_probe(tmp_path, source):
+    """The default probe is fit's first batch: the same gradients/ and
+    probe/ values as probe_data=that batch, for each kind of input."""
+    x, y = linear_problem(n=12)
+    data = {"arrays": lambda: dict(x=x, y=y, batch_size=4),
+            "dataset": lambda: dict(x=tf.data.Dataset.from_tensor_slices(
+                (x, y)).batch(4)),
+            "py_dataset": lambda: dict(x=Batches(x, y, 4)),
+            "generator": lambda: dict(x=cycle(Batches(x, y, 4)),
+                                      steps_per_epoch=3)}[source]()
+    model = linear_model(keras_optlab.optimizers.get("adam"))
+    model.fit(**data, epochs=2, shuffle=False, verbose=0, callbacks=[
+        OptimizerMonitor(tmp_path / "default", update_freq=2),
+        OptimizerMonitor(tmp_path / "given", probe_data=(x[:4], y[:4]),
+                         update_freq=2)])
+    for prefix in ("gradients/", "probe/"):
+        default = scalar_values(tmp_path / "default", prefix)
+        given = scalar_values(tmp_path / "given", prefix)
+        assert sorted(default) == sorted(given)
+        assert default == given
+    steps = [s for s, _ in scalar_values(
+        tmp_path / "default", "gradients/norm/linear")[
+        "gradients/norm/linear"]]
+    assert steps == [2, 4, 6]
+
+
+def trained_weights(callbacks, x, y):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8),
+                              keras.layers.Dropout(0.3),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras_optlab.optimizers.get("adam"), loss="mse")
+    model.fit(x, y, batch_size=5, epochs=3, shuffle=True, verbose=0,
+              callbacks=callbacks)
+    return [np.asarray(w) for w in model.get_weights()], model
+
+
+def test_taking_the_probe_batch_leaves_training_unchanged(tmp_path, caplog):
+    """Shuffled batches (the last one smaller), dropout: the weights after
+    fit are bit for bit those of a fit without the monitor; the first call
+    of Keras' train function is handed back afterwards."""
+    x, y = linear_problem(n=23)
+    want, _ = trained_weights([], x, y)
+    # Two monitors in one fit share the batch.
+    monitors = [OptimizerMonitor(tmp_path / "every", update_freq=1),
+                OptimizerMonitor(tmp_path / "epoch")]
+    with caplog.at_level("INFO", logger=OptimizerMonitor.__module__):
+        got, model = trained_weights(monitors, x, y)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    norms = dict(read_scalars(tmp_path / "every")["gradients/global_norm"])
+    assert sorted(norms) == list(range(1, 16))
+    assert all(np.isfinite(v) and v > 0 for v in norms.values())
+    at_epochs = read_scalars(tmp_path / "epoch")["gradients/global_norm"]
+    assert [s for s, _ in at_epochs] == [5, 10, 15]
+    assert all(norms[s] == v for s, v in at_epochs)
+    assert caplog.text.count(
+        "first training batch of this fit (5 samples)") == 2
+    assert not isinstance(model.train_function, _FirstBatchHook)
+
+
+def test_no_probe_batch_with_several_steps_per_execution(tmp_path):
+    x, y = linear_problem(n=8)
+    model = linear_model(keras_optlab.optimizers.get("adam"))
+    model.compile(optimizer="adam", loss="mse", steps_per_execution=2)
+    with pytest.warns(UserWarning, match="steps_per_execution=2.*probe_data"):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0,
+                  callbacks=[OptimizerMonitor(tmp_path)])
+    tags = read_scalars(tmp_path)
+    assert "learning_rate" in tags
+    assert not [t for t in tags if t.startswith(("gradients/", "probe/"))]
+
+
+def test_no_probe_batch_under_a_distribution_strategy(tmp_path,
+                                                     mirrored_strategy):
+    x, y = linear_problem(n=8)
+    with mirrored_strategy.scope():
+        model = linear_model(keras_optlab.optimizers.get("adam"))
+    with pytest.warns(UserWarning, match="not a tf.data iterator"):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0,
+                  callbacks=[OptimizerMonitor(tmp_path)])
+    tags = read_scalars(tmp_path)
+    assert [s for s, _ in tags["learning_rate"]] == [2, 4]
+    assert not [t for t in tags if t.startswith(("gradients/", "probe/"))]

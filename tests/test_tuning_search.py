@@ -38,6 +38,10 @@ def test_optlab_tune_quick_end_to_end(tmp_path, capsys):
     assert "best: trial " in out
 
     results = runs / "quick" / "results"
+    # Written through temporary files, none left behind.
+    assert sorted(os.listdir(results)) == [
+        "best_hyperparameters.json", "best_model.keras", "trials.csv",
+        "trials.json"]
     with open(results / "trials.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["trial"] for r in rows] == ["0", "1", "2", "3"]

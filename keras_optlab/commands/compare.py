@@ -86,6 +86,7 @@ def check(args):
 def run(args):
     import os
 
+    from keras_optlab import atomic
     from keras_optlab.lab import compare
 
     (recipe, target, problem, grids, epochs, batch_size,
@@ -106,8 +107,8 @@ def run(args):
     lines += [f"- `{r.optimizer}` lr {r.learning_rate:g}: best val accuracy "
               f"{r.best_accuracy:.4f}, best val loss {r.best_loss:.4f}"
               for r in runs]
-    with open(os.path.join(args.out, "compare.md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+    atomic.write_text(os.path.join(args.out, "compare.md"),
+                      "\n".join(lines) + "\n")
     compare.plot_curves(best, os.path.join(args.out, "curves.png"))
     print(table)
     print(f"target accuracy {target:g} ({how})")

@@ -19,6 +19,7 @@ import time
 import keras
 import numpy as np
 
+from keras_optlab import atomic
 from keras_optlab import optimizers as optlab_optimizers
 from keras_optlab.lab.landscape.trajectory import make_optimizer
 from keras_optlab.optimizers import validation
@@ -472,6 +473,6 @@ def plot_curves(best, path):
         axes.set_xlabel("epoch")
         axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
+    atomic.write_atomically(path, figure.savefig)
     pyplot.close(figure)
     return path

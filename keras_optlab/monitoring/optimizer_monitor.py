@@ -1,6 +1,8 @@
 """`OptimizerMonitor`: what the optimizer does, as TensorBoard scalars."""
 
+import logging
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -8,6 +10,9 @@ import tensorflow as tf
 
 from keras_optlab import backends
 from keras_optlab.monitoring import optimizer_state
+
+_LOG = logging.getLogger(__name__)
+
 
 def _check_update_freq(update_freq):
     if update_freq == "epoch":
@@ -64,6 +69,71 @@ def probe_loss_and_gradients(model, x, y, sample_weight=None):
     return loss, gradients
 
 
+def _relax_shape(tensor, spec):
+    # A tensor with exactly the iterator's static shape (batch dimension
+    # None where the last batch is smaller), so Keras' traced train step is
+    # reused rather than traced again for the replayed batch.
+    return tf.raw_ops.PlaceholderWithDefault(input=tensor, shape=spec.shape)
+
+
+def take_first_batch(iterator):
+    """The next batch of a `tf.data` iterator, and an iterator that yields
+    that same batch once, with the same element spec.
+
+    Returns `(batch, replay)`, or `(None, reason)` for an iterator it cannot
+    read ahead of Keras (a distributed one).
+    """
+    if not isinstance(iterator, tf.data.Iterator):
+        return None, (f"fit's iterator is a {type(iterator).__name__} (a "
+                      "distribution strategy), not a tf.data iterator")
+    spec = iterator.element_spec
+    batch = iterator.get_next()
+    replay = tf.data.Dataset.from_tensors((batch,))
+    if all(isinstance(s, tf.TensorSpec) for s in tf.nest.flatten(spec)):
+        replay = replay.map(
+            lambda element: tf.nest.map_structure(_relax_shape, element,
+                                                  spec))
+    else:  # ragged or sparse parts: Keras traces its step once more
+        replay = replay.map(lambda element: element)
+    return batch, iter(replay)
+
+
+class _FirstBatchHook:
+    """Stands in for `model.train_function` until its first call.
+
+    A callback never sees fit's data, and Keras' train function draws each
+    batch inside its own traced step. So the first call is intercepted: the
+    batch Keras would draw is drawn here, given to every waiting monitor,
+    and handed to Keras' function through a one-batch iterator of the same
+    spec, so the very same traced step runs on it. Then Keras' function is
+    put back and called directly. Monitors of one `fit` share one hook.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.keras_function = model.train_function
+        self.waiting = []
+        model.train_function = self
+
+    @classmethod
+    def join(cls, model, monitor):
+        hook = model.train_function
+        if not isinstance(hook, cls):
+            hook = cls(model)
+        hook.waiting.append(monitor)
+
+    def remove(self):
+        if self.model.train_function is self:
+            self.model.train_function = self.keras_function
+
+    def __call__(self, iterator):
+        self.remove()
+        batch, replay = take_first_batch(iterator)
+        for monitor in self.waiting:
+            monitor._probe_taken(batch, replay)
+        return self.keras_function(iterator if batch is None else replay)
+
+
 class OptimizerMonitor(keras.callbacks.Callback):
     """Writes what the optimizer does to TensorBoard.
 
@@ -103,11 +173,21 @@ class OptimizerMonitor(keras.callbacks.Callback):
     With `histograms=True` it also writes `histograms/gradients/<layer>`,
     `histograms/updates/<layer>` and `histograms/step_size`.
 
-    Gradients are computed on the fixed `probe_data` batch given here, with
-    `tf.GradientTape`, the model in inference mode (`training=False`, so
-    dropout is off and the values are comparable over time) and no loss
-    scaling; without `probe_data` the `probe/` and `gradients/` tags are not
-    written. The update is weights-after minus weights-before over the last
+    Gradients are computed on a fixed probe batch, with `tf.GradientTape`,
+    the model in inference mode (`training=False`, so dropout is off and the
+    values are comparable over time) and no loss scaling. The probe batch is
+    `probe_data` when given; without it, the first training batch of each
+    `fit` (after `fit`'s shuffling, with its sample or class weights), taken
+    as Keras' train step is about to read it and then handed to that step
+    unchanged, so training follows exactly the same path; a line says so
+    (printed when `fit` is verbose, logged otherwise). That works for every
+    input `fit` accepts (arrays, `tf.data.Dataset`, `keras.utils.PyDataset`,
+    generators) with `steps_per_execution=1` outside a distribution
+    strategy; elsewhere a warning says that no probe batch was taken and the
+    `probe/` and `gradients/` tags are not written: pass `probe_data`. The
+    default probe assumes Keras' `(x, y, sample_weight)` batches; a model
+    whose own `train_step` reads another layout needs `probe_data`. The
+    update is weights-after minus weights-before over the last
     training step before the log point (over the last `steps_per_execution`
     steps where that is above 1). `<layer>` is the variable's path without
     the model's name and the variable's own name (`dense_1`).
@@ -125,7 +205,8 @@ class OptimizerMonitor(keras.callbacks.Callback):
     Args:
         log_dir: directory of the event files.
         probe_data: `(x, y)` or `(x, y, sample_weight)`, or a
-            `tf.data.Dataset` whose first batch is used. Defaults to None.
+            `tf.data.Dataset` whose first batch is used. Defaults to None:
+            the first training batch of each `fit`.
         update_freq: `"epoch"` (default) or an int N: every N batches.
         histograms: also write histograms. Defaults to False.
         subdir_per_fit: a new run directory per `fit`. Defaults to False.
@@ -160,6 +241,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self.run_dir = None
         self._writer = None
         self._probe_function = None
+        self._probe = None
         self._before = None
         self._batches = 0
 
@@ -174,6 +256,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         copy.run_dir = None
         copy._writer = None
         copy._probe_function = None
+        copy._probe = None
         copy._before = None
         copy._batches = 0
         return copy
@@ -193,6 +276,9 @@ class OptimizerMonitor(keras.callbacks.Callback):
         # Traced like the model's own train step, eager where that is.
         self._probe_function = (probe if model.run_eagerly else
                                 tf.function(probe, reduce_retracing=True))
+        self._probe = self.probe_data
+        if self._probe is None:
+            self._take_probe_from_first_step()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._logs_after_batch(batch, self._batches + 1):
@@ -211,12 +297,47 @@ class OptimizerMonitor(keras.callbacks.Callback):
             self._log()
 
     def on_train_end(self, logs=None):
+        self._restore_train_function()  # a fit that ran no step
         if self._writer is not None:
             self._writer.close()
             self._writer = None
         self._before = None
 
     # -- internals ----------------------------------------------------
+
+    def _take_probe_from_first_step(self):
+        model = self.model
+        if getattr(model, "steps_per_execution", 1) != 1:
+            self._no_probe(f"steps_per_execution="
+                           f"{model.steps_per_execution} draws several "
+                           "batches inside one traced call")
+            return
+        _FirstBatchHook.join(model, self)
+
+    def _probe_taken(self, batch, reason):
+        if batch is None:
+            self._no_probe(reason)
+            return
+        self._probe = keras.utils.unpack_x_y_sample_weight(batch)
+        samples = tf.nest.flatten(self._probe[0])[0].shape[0]
+        message = (f"OptimizerMonitor({self.log_dir}): no probe_data, so the "
+                   "gradients/ and probe/ tags use the first training batch "
+                   f"of this fit ({samples} samples)")
+        if (self.params or {}).get("verbose"):
+            print(message, flush=True)
+        else:
+            _LOG.info(message)
+
+    def _restore_train_function(self):
+        hook = getattr(self.model, "train_function", None)
+        if isinstance(hook, _FirstBatchHook):
+            hook.remove()
+
+    def _no_probe(self, reason):
+        warnings.warn(
+            f"OptimizerMonitor: no probe_data, and no probe batch can be "
+            f"taken from fit here ({reason}); gradients/ and probe/ tags "
+            "are not written. Pass probe_data=(x, y).", stacklevel=2)
 
     def _next_run_dir(self):
         if not self.subdir_per_fit:
@@ -243,7 +364,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
             model.optimizer
         )
         keys = [layer_key(v, model.name) for v in model.trainable_variables]
-        if self.probe_data is not None:
+        if self._probe is not None:
             self._gradient_summaries(keys, scalars, histograms)
         if self._before is not None:
             self._update_summaries(keys, scalars, histograms)
@@ -257,7 +378,7 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self._writer.flush()
 
     def _gradient_summaries(self, keys, scalars, histograms):
-        x, y, weights = self.probe_data
+        x, y, weights = self._probe
         loss, gradients = self._probe_function(x, y, weights)
         scalars["probe/loss"] = float(loss)
         flat = [tf.cast(tf.reshape(g, [-1]), tf.float32) for g in gradients]

@@ -25,6 +25,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_optlab import atomic
 from keras_optlab.optimizers import validation
 
 RULES = ("steepest", "min_over_10")
@@ -74,7 +75,7 @@ class RangeTestResult:
         axes.set_title(title or "Learning-rate range test")
         axes.legend(loc="upper left", fontsize=8)
         figure.tight_layout()
-        figure.savefig(path)
+        atomic.write_atomically(path, figure.savefig)
         pyplot.close(figure)
         return path
 

@@ -17,10 +17,11 @@ What it keeps is right: `save_weights` holds the optimizer variables too
 (moments, iterations, keras_optlab's wrappers and `nonfinite_steps`).
 
 `ExactResume` writes each checkpoint as a new weights file (to a temporary
-name, flushed, then `os.replace`d into place), then commits it by replacing
-`checkpoint.json`, the one file that names the current weights: a kill at
-any instant leaves either the previous checkpoint or the new one, never a
-mix, and a half-written file is never named. On restart it resumes at the
+name, flushed, then `os.replace`d into place by `keras_optlab.atomic`),
+then commits it by replacing `checkpoint.json`, the one file that names
+the current weights: a kill at any instant leaves either the previous
+checkpoint or the new one, never a mix, and a half-written file is never
+named. On restart it resumes at the
 saved epoch; a mid-epoch checkpoint (after batch k) is resumed by letting
 `fit` run the epoch's first k batches again and then loading the
 checkpoint, so training continues from batch k on exactly the saved state
@@ -39,33 +40,10 @@ import os
 
 import keras
 
+from keras_optlab import atomic
 from keras_optlab.optimizers import validation
 
 _POINTER = "checkpoint.json"
-
-
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not possible on every platform (Windows)
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path, write, suffix=""):
-    """Writes `path` through `write(temporary_path)`, then os.replace: the
-    path holds either its old content or the whole new one. The temporary
-    name ends in `suffix` (save_weights insists on ".weights.h5")."""
-    temporary = f"{path[:len(path) - len(suffix)]}.tmp{suffix}"
-    write(temporary)
-    with open(temporary, "rb+") as f:
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
-    _fsync_directory(os.path.dirname(path) or ".")
 
 
 class ExactResume(keras.callbacks.Callback):
@@ -187,28 +165,21 @@ class ExactResume(keras.callbacks.Callback):
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         name = f"ckpt-e{epoch}-b{'end' if batch is None else batch}-s{step}"
         weights = f"{name}.weights.h5"
-        _write_atomically(
+        atomic.write_atomically(
             os.path.join(self.directory, weights),
             lambda path: self.model.save_weights(path, overwrite=True),
             suffix=".weights.h5",
         )
         state = {"epoch": epoch, "batch": batch, "weights": weights}
-        _write_atomically(
-            self._pointer(),
-            lambda path: _write_json(path, state),
-        )
+        atomic.write_json(self._pointer(), state)
         self._remove_all(keep={weights, _POINTER})
 
     def _remove_all(self, keep=()):
         if not os.path.isdir(self.directory):
             return
         for entry in os.listdir(self.directory):
-            if entry not in keep and (
-                entry.startswith("ckpt-") or entry.startswith(_POINTER)
-            ):
+            # Temporary files of a killed write are hidden: ".ckpt-...".
+            name = entry.lstrip(".")
+            if entry not in keep and name.startswith(("ckpt-", "checkpoint.")):
                 os.remove(os.path.join(self.directory, entry))
 
-
-def _write_json(path, state):
-    with open(path, "w") as f:
-        json.dump(state, f)

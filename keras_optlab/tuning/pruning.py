@@ -36,6 +36,8 @@ import statistics
 import keras
 from keras_tuner.engine import metrics_tracking
 
+from keras_optlab import atomic
+
 RUNNING = "running"
 COMPLETED = "completed"
 PRUNED = "pruned"
@@ -67,12 +69,8 @@ def read_records(records_dir):
 
 def _write_record(records_dir, record):
     os.makedirs(records_dir, exist_ok=True)
-    path = record_path(records_dir, record["trial_id"])
-    temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(record, f)
     # Readers in other processes see the old file or the new one, never half.
-    os.replace(temporary, path)
+    atomic.write_json(record_path(records_dir, record["trial_id"]), record)
 
 
 def should_prune(values, epoch, finished, direction, n_startup_trials,

@@ -1,10 +1,11 @@
 """The trial table and the result files of a finished search."""
 
 import csv
-import json
+import io
 import os
 import shutil
 
+from keras_optlab import atomic
 from keras_optlab.tuning import hypermodel as hm
 from keras_optlab.tuning import space as space_module
 from keras_optlab.tuning.tuners import MODEL_FILENAME
@@ -123,7 +124,9 @@ def best_summary(oracle, space):
 def write_results(tuner, space, results_dir):
     """Writes `trials.csv`, `trials.json`, `best_hyperparameters.json` and
     `best_model.keras` (the best trial's trained model with its optimizer
-    state) into `results_dir`; returns `(rows, best, paths)`."""
+    state) into `results_dir`, each atomically (`keras_optlab.atomic`: a
+    kill or an error leaves the previous file, never a truncated one);
+    returns `(rows, best, paths)`."""
     os.makedirs(results_dir, exist_ok=True)
     oracle = tuner.oracle
     objective = oracle.objective.name
@@ -131,36 +134,37 @@ def write_results(tuner, space, results_dir):
     best = best_summary(oracle, space)
     paths = {}
 
-    paths["trials_csv"] = os.path.join(results_dir, "trials.csv")
-    with open(paths["trials_csv"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns(rows, objective))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in
-                             row.items()})
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns(rows, objective))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    paths["trials_csv"] = atomic.write_text(
+        os.path.join(results_dir, "trials.csv"), table.getvalue())
 
-    paths["trials_json"] = os.path.join(results_dir, "trials.json")
-    with open(paths["trials_json"], "w") as f:
-        json.dump({"objective": objective,
-                   "direction": oracle.objective.direction,
-                   "best_trial": best["trial"] if best else None,
-                   "trials": [{k: v for k, v in row.items() if v is not None}
-                              for row in rows]}, f, indent=2)
+    paths["trials_json"] = atomic.write_json(
+        os.path.join(results_dir, "trials.json"),
+        {"objective": objective,
+         "direction": oracle.objective.direction,
+         "best_trial": best["trial"] if best else None,
+         "trials": [{k: v for k, v in row.items() if v is not None}
+                    for row in rows]}, indent=2)
 
-    paths["best_hyperparameters"] = os.path.join(
-        results_dir, "best_hyperparameters.json")
-    with open(paths["best_hyperparameters"], "w") as f:
-        json.dump(best, f, indent=2)
+    paths["best_hyperparameters"] = atomic.write_json(
+        os.path.join(results_dir, "best_hyperparameters.json"), best,
+        indent=2)
 
     if best is not None:
         saved = os.path.join(tuner.get_trial_dir(best["trial"]),
                              MODEL_FILENAME)
         target = os.path.join(results_dir, "best_model.keras")
         if os.path.isfile(saved):
-            shutil.copyfile(saved, target)
+            atomic.write_atomically(
+                target, lambda path: shutil.copyfile(saved, path))
         else:
             # Trained without SaveTrialModel: the best checkpoint's weights,
             # without optimizer state.
-            tuner.get_best_models(1)[0].save(target)
+            model = tuner.get_best_models(1)[0]
+            atomic.write_atomically(target, model.save)
         paths["best_model"] = target
     return rows, best, paths

@@ -6,12 +6,15 @@ seed, progress lines, and a reload that leaves no trial behind.
 builds one.
 """
 
+import builtins
 import os
+import sys
 import time
 
 import keras
 import keras_tuner as kt
 
+from keras_optlab import atomic
 from keras_optlab.tuning.pruning import MedianPruning
 
 MODEL_FILENAME = "model.keras"
@@ -34,7 +37,43 @@ class SaveTrialModel(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.path is not None:
-            self.model.save(self.path)
+            # The best trial's file is copied to the results: never a
+            # truncated one.
+            atomic.write_atomically(self.path, self.model.save)
+
+
+def silence_condition_prints():
+    """Stops Keras Tuner from printing a condition's value each time it is
+    converted for the gRPC oracle.
+
+    Keras Tuner 1.4.8's `Parent.to_proto` (keras_tuner/src/engine/
+    conditions.py) starts with a leftover `print(self.values[0])`, so a
+    distributed search prints a bare `adam`, `momentum`, ... for every
+    conditional hyperparameter on every message between chief and workers.
+    A module global named `print` in that module shadows the builtin for
+    that module's code only; it drops the call made from `to_proto` and
+    passes any other on. No stream is swapped, so the chief's gRPC threads
+    and our own progress lines are not affected, and warnings (which go
+    through `warnings` and `logging` to stderr) are untouched. Idempotent;
+    does nothing where the module is laid out differently.
+    """
+    try:
+        from keras_tuner.src.engine import conditions
+    except ImportError:
+        return
+    to_proto = getattr(getattr(conditions, "Parent", None), "to_proto", None)
+    code = getattr(to_proto, "__code__", None)
+    if code is None or getattr(conditions.__dict__.get("print"),
+                               "_optlab_quiet", False):
+        return
+
+    def print(*args, **kwargs):  # noqa: A001 (shadows the builtin there)
+        if sys._getframe(1).f_code is code:
+            return
+        builtins.print(*args, **kwargs)
+
+    print._optlab_quiet = True
+    conditions.print = print
 
 
 class OptlabTunerMixin:
@@ -55,6 +94,7 @@ class OptlabTunerMixin:
         self.trial_seed = trial_seed
         self.progress = progress
         self._trial_started = {}
+        silence_condition_prints()
         super().__init__(*args, **kwargs)
 
     @property

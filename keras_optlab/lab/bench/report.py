@@ -1,7 +1,6 @@
 """A benchmark report as Markdown tables, and its files."""
 
-import json
-
+from keras_optlab import atomic
 from keras_optlab.lab.bench.memory import MEMORY_LABELS
 
 
@@ -169,8 +168,6 @@ def to_markdown(report):
 
 def write(report, json_path=None, markdown_path=None):
     if json_path:
-        with open(json_path, "w") as handle:
-            json.dump(report, handle, indent=1)
+        atomic.write_json(json_path, report, indent=1)
     if markdown_path:
-        with open(markdown_path, "w") as handle:
-            handle.write(to_markdown(report))
+        atomic.write_text(markdown_path, to_markdown(report))

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_optlab import atomic
 from keras_optlab.lab.landscape import functions
 
 
@@ -90,7 +91,7 @@ def plot_trajectories(function, paths, path, title=None, size=(6, 5),
     axes.set_title(title or function.formula, fontsize=10)
     axes.legend(loc="best", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
+    atomic.write_atomically(path, figure.savefig)
     pyplot.close(figure)
     return path
 
@@ -126,6 +127,8 @@ def animate_trajectories(function, paths, path, frames=50, fps=12,
         return lines
 
     movie = animation.FuncAnimation(figure, draw, frames=marks, blit=False)
-    movie.save(path, writer=animation.PillowWriter(fps=fps))
+    atomic.write_atomically(
+        path, lambda temporary: movie.save(
+            temporary, writer=animation.PillowWriter(fps=fps)))
     pyplot.close(figure)
     return path
