@@ -91,7 +91,7 @@ class AdagradRef(Reference):
 
     def update(self, i, g, lr):
         self.G[i] = self.G[i] + g * g
-        if self.mode == "paper":
+        if self.mode == "outside":
             return self.params[i] - lr * g / (np.sqrt(self.G[i]) + self.eps)
         return self.params[i] - lr * g / np.sqrt(self.G[i] + self.eps)
 
@@ -140,7 +140,7 @@ class RMSpropRef(Reference):
 
 
 class AdamRef(Reference):
-    """Kingma and Ba (2015) Algorithm 1 ("paper") and the epsilon-hat form of
+    """Kingma and Ba (2015) Algorithm 1 ("outside") and the epsilon-hat form of
     its section 2 ("hat"); AMSGrad as Reddi et al. (2018) with the max of the
     raw second moments."""
 
@@ -166,7 +166,7 @@ class AdamRef(Reference):
         if self.amsgrad:
             self.vmax[i] = np.maximum(self.vmax[i], v)
             v = self.vmax[i]
-        if self.mode == "paper":
+        if self.mode == "outside":
             m_hat = self.m[i] / (1 - b1**t)
             v_hat = v / (1 - b2**t)
             return self.params[i] - lr * m_hat / (np.sqrt(v_hat) + self.eps)
@@ -215,7 +215,7 @@ class NadamRef(Reference):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         momentum_decay=0.004,
     ):
         self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
@@ -240,7 +240,7 @@ class NadamRef(Reference):
         m_bar = (1 - self.mu(t)) * g / (1 - self.product) + self.mu(
             t + 1
         ) * self.m[i] / (1 - product_next)
-        if self.mode == "paper":
+        if self.mode == "outside":
             v_hat = self.v[i] / (1 - b2**t)
             return self.params[i] - lr * m_bar / (np.sqrt(v_hat) + self.eps)
         scale = lr * np.sqrt(1 - b2**t)
@@ -310,19 +310,21 @@ class AdaBoundRef(Reference):
 
 
 class AdanRef(Reference):
-    """Xie et al. (2022) Algorithm 1 (arXiv v1-v3 convention: beta weighs
-    the new term), initialised m_0 = g_0, v_0 = 0, v_1 = g_1 - g_0,
+    """Xie et al. (2022) Algorithm 1 as arXiv v1 writes it (its beta weighs
+    the new term); the arguments are decays of the old value, as Adan takes
+    them (the authors' code), converted here: v1's beta = 1 - argument.
+    Initialised m_0 = g_0, v_0 = 0, v_1 = g_1 - g_0,
     n_0 = g_0^2; eta_k = eta / sqrt(n_k + eps) (or eps after the root);
     proximal weight decay 1 / (1 + lambda eta); no restart.
     Paper index k = self.t - 1."""
 
     handles_weight_decay = True
 
-    def setup(self, beta_1=0.02, beta_2=0.08, beta_3=0.01, epsilon=1e-8,
-              epsilon_mode="paper", weight_decay=0.0):
-        self.b1, self.b2, self.b3 = beta_1, beta_2, beta_3
+    def setup(self, beta_1=0.98, beta_2=0.92, beta_3=0.99, epsilon=1e-8,
+              epsilon_mode="inside", weight_decay=0.0):
+        self.b1, self.b2, self.b3 = 1 - beta_1, 1 - beta_2, 1 - beta_3
         self.eps, self.lam = epsilon, weight_decay
-        self.eps_under_root = epsilon_mode == "paper"
+        self.eps_under_root = epsilon_mode == "inside"
         self.m = self.zeros()
         self.v = self.zeros()
         self.n = self.zeros()
@@ -423,7 +425,7 @@ class ProdigyRef(Reference):
             d_hat = self.r / s_norm
             self.d = max(d, min(d_hat, self.growth * d))
 class RAdamRef(Reference):
-    """Liu et al. (2020) Algorithm 2; epsilon added to sqrt(v_hat) ("paper",
+    """Liu et al. (2020) Algorithm 2; epsilon added to sqrt(v_hat) ("outside",
     as Adam's Algorithm 1) or to sqrt(v) ("hat"); the adaptive step while
     rho_t > sma_threshold, the bias-corrected momentum step otherwise."""
 
@@ -432,7 +434,7 @@ class RAdamRef(Reference):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         sma_threshold=4.0,
     ):
         self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
@@ -456,7 +458,7 @@ class RAdamRef(Reference):
                 self.tractable_steps.append(t)
             r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                         / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            if self.mode == "paper":
+            if self.mode == "outside":
                 l = 1.0 / (np.sqrt(self.v[i] / (1 - b2**t)) + self.eps)
             else:
                 l = np.sqrt(1 - b2**t) / (np.sqrt(self.v[i]) + self.eps)

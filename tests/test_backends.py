@@ -20,6 +20,8 @@ PORTABLE = [
     "tests/test_keras_equivalence.py",
     "tests/test_serialization.py",
     "tests/test_validation.py",
+    "tests/test_spec.py",
+    "tests/test_keras_test_files.py",
     "tests/test_schedules.py",
     "tests/test_backend_limits.py",
     "tests/test_nonfinite.py",

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from keras_optlab import cli
+from keras_optlab import optimizers
 from keras_optlab.lab import compare
 from keras_optlab.tuning import recipes
 from keras_optlab.tuning import space
@@ -107,10 +108,10 @@ def test_recipe_grids_are_quartiles_of_each_optimizers_range(tmp_path):
     assert compare.learning_rate_grid("adam", recipe) == (1e-3, 1e-2, 1e-1)
     assert compare.learning_rate_grid("keras:Adam", recipe) == (
         1e-3, 1e-2, 1e-1)
-    # momentum is not in the recipe: its range from space.py, 10^-4 ..
-    # 10^-1, gives 10^-3.25, 10^-2.5, 10^-1.75 to two digits.
-    assert space.LEARNING_RATE_RANGES["momentum"] == space.FloatRange(
-        1e-4, 1e-1, "log")
+    # momentum is not in the recipe: its own range (Momentum's table),
+    # 10^-4 .. 10^-1, gives 10^-3.25, 10^-2.5, 10^-1.75 to two digits.
+    assert space.default_learning_rate_range(
+        optimizers.lookup("momentum")) == space.FloatRange(1e-4, 1e-1, "log")
     assert compare.learning_rate_grid("momentum", recipe) == (
         0.00056, 0.0032, 0.018)
     assert compare.recipe_batch_size(recipe) == 32

@@ -32,8 +32,8 @@ def _run_reference(reference, grads, lr):
     "make_inner, inner_ref, hyper, sync_period, slow_step_size",
     [
         (lambda: Adam(LR), refs.AdamRef, {}, 5, 0.5),
-        (lambda: Adam(LR, epsilon=1.0, epsilon_mode="paper"), refs.AdamRef,
-         {"epsilon": 1.0, "epsilon_mode": "paper"}, 3, 0.8),
+        (lambda: Adam(LR, epsilon=1.0, epsilon_mode="outside"), refs.AdamRef,
+         {"epsilon": 1.0, "epsilon_mode": "outside"}, 3, 0.8),
         # 0.75 is exact in float32, to which Keras' SGD rounds momentum.
         (lambda: keras.optimizers.SGD(LR, momentum=0.75), refs.MomentumRef,
          {"momentum": 0.75}, 4, 0.5),

@@ -107,14 +107,14 @@ def test_logged_learning_rate_is_the_schedule_at_the_iteration(
 STEP_SIZE_CASES = [
     ("adam", lambda: keras_optlab.optimizers.get("adam", learning_rate=0.01)),
     ("adam paper eps=0.5", lambda: keras_optlab.optimizers.get(
-        "adam", learning_rate=0.01, epsilon=0.5, epsilon_mode="paper")),
+        "adam", learning_rate=0.01, epsilon=0.5, epsilon_mode="outside")),
     ("adam amsgrad", lambda: keras_optlab.optimizers.get(
         "adam", learning_rate=0.01, epsilon=0.1, amsgrad=True)),
     ("adamax", lambda: keras_optlab.optimizers.get("adamax", epsilon=0.1)),
     ("rmsprop centered", lambda: keras_optlab.optimizers.get(
         "rmsprop", epsilon=0.1, centered=True)),
     ("adagrad paper", lambda: keras_optlab.optimizers.get(
-        "adagrad", epsilon=0.1, epsilon_mode="paper")),
+        "adagrad", epsilon=0.1, epsilon_mode="outside")),
     ("adagrad", lambda: keras_optlab.optimizers.get("adagrad", epsilon=0.1)),
     ("keras Adam eps=0.5", lambda: keras.optimizers.Adam(0.01, epsilon=0.5)),
     ("keras Adam amsgrad", lambda: keras.optimizers.Adam(

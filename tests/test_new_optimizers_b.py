@@ -1,10 +1,11 @@
 """Adan, AdaBound, QHAdam, LARS and Prodigy: what the reference table does
 not cover.
 
-Bad hyperparameters (as data), closed-form first steps, AdaBound's bounds
+Closed-form first steps, AdaBound's bounds
 closing on SGD, LARS' trust ratio, Prodigy's distance estimate and its
 once-per-step shared state under tf.function, model.fit and
-MirroredStrategy, and save-and-reload of the state.
+MirroredStrategy, and save-and-reload of the state. Bad hyperparameters:
+tests/test_validation.py, from each class's table.
 """
 
 import math
@@ -19,51 +20,6 @@ from tests import helpers
 from tests import references as refs
 
 NEW = ("adan", "adabound", "qhadam", "lars", "prodigy")
-
-BAD_HYPERPARAMETERS = [
-    ("adan", {"beta_1": 0.0}, ValueError, "beta_1=0.0"),
-    ("adan", {"beta_2": 1.5}, ValueError, "beta_2=1.5"),
-    ("adan", {"beta_3": -0.1}, ValueError, "beta_3=-0.1"),
-    ("adan", {"epsilon": 0.0}, ValueError, "epsilon=0.0"),
-    ("adan", {"epsilon_mode": "inside"}, ValueError, "epsilon_mode='inside'"),
-    ("adan", {"weight_decay": -1.0}, ValueError, "weight_decay=-1.0"),
-    ("adabound", {"final_lr": -0.1}, ValueError, "final_lr=-0.1"),
-    ("adabound", {"gamma": 0.0}, ValueError, "gamma=0.0"),
-    ("adabound", {"beta_1": 1.0}, ValueError, "beta_1=1.0"),
-    ("adabound", {"amsbound": 1}, TypeError, "amsbound=1"),
-    ("adabound", {"final_lr": "0.1"}, TypeError, "final_lr='0.1'"),
-    ("qhadam", {"nu_1": 1.1}, ValueError, "nu_1=1.1"),
-    ("qhadam", {"nu_2": -0.5}, ValueError, "nu_2=-0.5"),
-    ("qhadam", {"beta_2": 1.0}, ValueError, "beta_2=1.0"),
-    ("qhadam", {"epsilon": 2.0}, ValueError, "epsilon=2.0"),
-    ("lars", {"eta": 0.0}, ValueError, "eta=0.0"),
-    ("lars", {"momentum": 1.0}, ValueError, "momentum=1.0"),
-    ("lars", {"weight_decay": -0.1}, ValueError, "weight_decay=-0.1"),
-    ("lars", {"exclude_from_adaptation": "bias"}, TypeError,
-     "exclude_from_adaptation='bias'"),
-    ("lars", {"exclude_from_adaptation": ["("]}, ValueError,
-     "exclude_from_adaptation=['(']"),
-    ("prodigy", {"d0": 0.0}, ValueError, "d0=0.0"),
-    # Each valid alone; the product underflows to 0 in float32 (0 / 0).
-    ("prodigy", {"d0": 1e-15, "epsilon": 1e-30}, ValueError,
-     "d0=1e-15, epsilon=1e-30"),
-    ("prodigy", {"growth_rate": 0.5}, ValueError, "growth_rate=0.5"),
-    ("prodigy", {"beta_3": 1.0}, ValueError, "beta_3=1.0"),
-    ("prodigy", {"safeguard_warmup": "yes"}, TypeError,
-     "safeguard_warmup='yes'"),
-    ("prodigy", {"use_bias_correction": None}, TypeError,
-     "use_bias_correction=None"),
-    ("prodigy", {"learning_rate": -1.0}, ValueError, "learning_rate=-1.0"),
-]
-
-
-@pytest.mark.parametrize("name, kwargs, error, received",
-                         BAD_HYPERPARAMETERS)
-def test_bad_hyperparameters_rejected(name, kwargs, error, received):
-    with pytest.raises(error, match=f"Received: {received}".replace(
-            "[", r"\[").replace("(", r"\(").replace("]", r"\]")):
-        optimizers.get(name, **kwargs)
-
 
 @pytest.mark.parametrize("name", NEW)
 def test_registered_with_family(name):
@@ -115,12 +71,12 @@ def test_model_fit_equals_eager_apply(name):
 
 
 def _adan_denominator(n, eps, epsilon_mode):
-    if epsilon_mode == "paper":
+    if epsilon_mode == "inside":
         return np.sqrt(n + eps)
     return np.sqrt(n) + eps
 
 
-@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+@pytest.mark.parametrize("epsilon_mode", ["inside", "outside"])
 def test_adan_first_step_is_sign_like_with_proximal_decay(epsilon_mode):
     """m_0 = g_0, v_0 = 0, n_0 = g_0^2: the first step is
     theta_1 = (theta_0 - lr g / denominator(g^2)) / (1 + lambda lr)."""
@@ -138,10 +94,11 @@ def test_adan_first_step_is_sign_like_with_proximal_decay(epsilon_mode):
                                atol=helpers.ATOL64)
 
 
-@pytest.mark.parametrize("epsilon_mode", ["paper", "outside"])
+@pytest.mark.parametrize("epsilon_mode", ["inside", "outside"])
 def test_adan_second_step_uses_raw_gradient_difference(epsilon_mode):
-    """v_1 = g_1 - g_0 (not beta_2 times it), n_1 from n_0 = g_0^2."""
-    b1, b2, b3, lr, eps = 0.02, 0.08, 0.01, 0.01, 1e-4
+    """v_1 = g_1 - g_0 (not (1 - beta_2) times it), n_1 from n_0 = g_0^2;
+    the betas are the defaults, decays of the old value."""
+    b1, b2, b3, lr, eps = 0.98, 0.92, 0.99, 0.01, 1e-4
     g0, g1 = np.array([1.0, -1.0]), np.array([3.0, 0.5])
     optimizer = optimizers.get("adan", learning_rate=lr, epsilon=eps,
                                epsilon_mode=epsilon_mode)
@@ -150,10 +107,10 @@ def test_adan_second_step_uses_raw_gradient_difference(epsilon_mode):
     after_first = variable.numpy().copy()
     optimizer.apply([g1], [variable])
     lr, eps = helpers.as_float32(lr), helpers.as_float32(eps)
-    m1 = (1 - b1) * g0 + b1 * g1
+    m1 = b1 * g0 + (1 - b1) * g1
     v1 = g1 - g0
-    n1 = (1 - b3) * g0**2 + b3 * (g1 + (1 - b2) * (g1 - g0)) ** 2
-    expected = after_first - lr * (m1 + (1 - b2) * v1) / _adan_denominator(
+    n1 = b3 * g0**2 + (1 - b3) * (g1 + b2 * (g1 - g0)) ** 2
+    expected = after_first - lr * (m1 + b2 * v1) / _adan_denominator(
         n1, eps, epsilon_mode)
     np.testing.assert_allclose(variable.numpy(), expected, rtol=helpers.RTOL64,
                                atol=helpers.ATOL64)
@@ -222,7 +179,7 @@ def test_qhadam_with_nu_one_is_adam_paper_form():
     qhadam = optimizers.get("qhadam", learning_rate=0.01, nu_1=1.0,
                             nu_2=1.0, beta_1=0.9, epsilon=1e-8)
     adam = optimizers.get("adam", learning_rate=0.01, epsilon=1e-8,
-                          epsilon_mode="paper")
+                          epsilon_mode="outside")
     helpers.assert_trajectories_close(
         helpers.run_keras(qhadam, params, grads),
         helpers.run_keras(adam, params, grads), rtol=1e-10, atol=1e-12)

@@ -91,19 +91,19 @@ def test_adam_epsilon_modes_differ_for_large_epsilon():
     """With epsilon 1.0 the two placements give clearly different steps."""
     params, grads = helpers.random_problem(5, seed=3)
     runs = {}
-    for mode in ("hat", "paper"):
+    for mode in ("hat", "outside"):
         opt = helpers.make_optimizer("adam", learning_rate=0.1, epsilon=1.0,
                                      epsilon_mode=mode)
         runs[mode] = helpers.run_keras(opt, params, grads)[0][0] - params[0]
-    ratio = np.abs(runs["paper"]).sum() / np.abs(runs["hat"]).sum()
+    ratio = np.abs(runs["outside"]).sum() / np.abs(runs["hat"]).sum()
     # At t = 1, m = 0.1 g and v = 0.001 g^2, so with lr = 0.1:
     # hat:   alpha = lr sqrt(0.001) / 0.1;  step = alpha 0.1 |g| / (sqrt(0.001) |g| + 1)
-    # paper: m_hat = g, v_hat = g^2;        step = lr |g| / (|g| + 1)
+    # outside: m_hat = g, v_hat = g^2;        step = lr |g| / (|g| + 1)
     lr, g = helpers.as_float32(0.1), np.abs(grads[0][0])
     hat_first = lr * np.sqrt(0.001) * g / (np.sqrt(0.001) * g + 1.0)
-    paper_first = lr * g / (g + 1.0)
+    outside_first = lr * g / (g + 1.0)
     np.testing.assert_allclose(np.abs(runs["hat"]), hat_first, rtol=RTOL)
-    np.testing.assert_allclose(np.abs(runs["paper"]), paper_first, rtol=RTOL)
+    np.testing.assert_allclose(np.abs(runs["outside"]), outside_first, rtol=RTOL)
     assert ratio > 5
 
 

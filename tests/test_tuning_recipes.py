@@ -89,8 +89,12 @@ BAD = [
      "search.learning_rate=0.1"),
     ('[space.epsilon]\nmomentum = [1e-8, 1.0]\n', "not searched for momentum",
      "space.epsilon.momentum=[1e-08, 1.0]"),
-    ('[space.epsilon]\nadam = [1e-8, 2.0]\n', "within",
-     "space.epsilon.adam=[1e-08, 2.0]"),
+    ('[space.momentum]\nmomentum = [0.5, 1.0]\n',
+     "must lie within [0.0, 1.0)", "space.momentum.momentum=[0.5, 1.0]"),
+    ('[space.epsilon]\nadam = [-1.0, 1.0]\n', "log scale",
+     "space.epsilon.adam=[-1.0, 1.0]"),
+    ('[space.beta_2]\nadam = [0.9, 1.0]\n', "numbers in [0.0, 1.0)",
+     "space.beta_2.adam=[0.9, 1.0]"),
     ('[space.learning_rate]\nadam = [0.0, 0.1]\n', "log scale",
      "space.learning_rate.adam=[0.0, 0.1]"),
     ('[space]\nbatch_sizes = [32, 0]\n', "`space.batch_sizes`",
@@ -115,6 +119,15 @@ def test_bad_recipe_names_field_and_value(tmp_path, text, problem, received):
     assert message.startswith(str(path))
     assert problem in message
     assert f"Received: {received}" in message
+
+
+def test_ranges_are_bounded_by_what_the_optimizer_accepts(tmp_path):
+    """Adam takes any epsilon > 0 (as Keras does), so a range up to 2.0 is
+    accepted; 0.1.0 capped every epsilon range at 1.0."""
+    recipe = recipes.load_recipe(write(
+        tmp_path, "[space.epsilon]\nadam = [1e-8, 2.0]\n"))
+    assert recipe.space.arguments("adam")["epsilon"] == FloatRange(
+        1e-8, 2.0, "log")
 
 
 def test_malformed_toml_and_missing_file(tmp_path):

@@ -7,6 +7,7 @@ from keras_optlab import optimizers
 from keras_optlab.tuning import space as space_module
 from keras_optlab.tuning.pruning import MedianPruning
 from keras_optlab.tuning.pruning import should_prune
+from keras_optlab.tuning.space import Choices
 from keras_optlab.tuning.space import FloatRange
 from keras_optlab.tuning.space import SearchSpace
 
@@ -59,14 +60,49 @@ def test_conditional_values_appear_only_with_their_optimizer():
             hp.values[f"{name}/learning_rate"], rel=1e-6)
 
 
-def test_learning_rate_ranges_by_name_family_and_default():
-    rows = {i.name: i for i in optimizers.available()}
-    assert space_module.default_learning_rate_range(rows["adadelta"]).high \
-        == 10.0
-    unknown = optimizers.OptimizerInfo("new_method", optimizers.Adam, "", "",
-                                       "adaptive")
-    assert space_module.default_learning_rate_range(unknown) == \
-        space_module.FAMILY_LEARNING_RATE_RANGES["adaptive"]
+# What the three tables of 0.1.0 (LEARNING_RATE_RANGES by name, then by
+# family, and CONDITIONAL_HYPERPARAMETERS by family and constructor) gave
+# each optimizer; the optimizers' own tables now give the same.
+LR = {"sgd": FloatRange(1e-4, 1e-1, "log"),
+      "adam": FloatRange(1e-5, 1e-2, "log")}
+BETA_2 = Choices((0.99, 0.999, 0.9999))
+EPSILON = FloatRange(1e-8, 1.0, "log")
+DECAY = FloatRange(1e-5, 1e-1, "log")
+MOMENTUM = FloatRange(0.5, 0.99)
+ADAM = {"learning_rate": LR["adam"], "beta_2": BETA_2, "epsilon": EPSILON}
+SEARCHED_IN_0_1_0 = {
+    "gradient_descent": {"learning_rate": FloatRange(1e-3, 1.0, "log")},
+    "momentum": {"learning_rate": LR["sgd"], "momentum": MOMENTUM},
+    "nesterov": {"learning_rate": LR["sgd"], "momentum": MOMENTUM},
+    "adagrad": {"learning_rate": FloatRange(1e-3, 1.0, "log")},
+    "adadelta": {"learning_rate": FloatRange(1e-2, 10.0, "log")},
+    "rmsprop": {"learning_rate": FloatRange(1e-5, 1e-2, "log"),
+                "momentum": FloatRange(0.0, 0.9)},
+    "adam": {**ADAM, "learning_rate": FloatRange(1e-5, 1e-1, "log")},
+    "adamw": {**ADAM, "weight_decay": DECAY},
+    "adamax": {**ADAM, "learning_rate": FloatRange(1e-4, 1e-1, "log")},
+    "nadam": ADAM, "radam": ADAM, "yogi": ADAM, "adabelief": ADAM,
+    "novograd": {**ADAM, "weight_decay": DECAY},
+    "lazyadam": ADAM, "qhadam": ADAM, "adabound": ADAM,
+    "adan": {**ADAM, "weight_decay": DECAY},
+    "lars": {"learning_rate": LR["sgd"], "momentum": MOMENTUM},
+    "prodigy": {**ADAM, "weight_decay": DECAY},
+}
+
+
+def test_search_ranges_are_those_of_0_1_0():
+    space = SearchSpace()
+    assert sorted(space.optimizers) == sorted(SEARCHED_IN_0_1_0)
+    for name in space.optimizers:
+        assert space.arguments(name) == SEARCHED_IN_0_1_0[name], name
+        info = optimizers.lookup(name)
+        assert space_module.default_learning_rate_range(info) == \
+            SEARCHED_IN_0_1_0[name]["learning_rate"]
+    assert space_module.conditional_names() == [
+        "momentum", "beta_2", "epsilon", "weight_decay"]
+    assert space_module.search_kinds() == {
+        "learning_rate": "log", "momentum": "linear", "beta_2": "choices",
+        "epsilon": "log", "weight_decay": "log"}
 
 
 def test_overrides_and_subsets():

@@ -28,7 +28,10 @@ from keras_optlab.tuning import recipes
 from keras_optlab.tuning import space as space_module
 
 # A learning-rate budget of three per optimizer, around where each family
-# trains a small MLP on the digits.
+# trains a small MLP on the digits. A property of that task, not of the
+# optimizers: their own defaults and search ranges are in their
+# hyperparameter tables (keras_optlab/optimizers/spec.py), which
+# `learning_rate_range` reads.
 DEFAULT_GRIDS = {
     "sgd": (0.3, 0.1, 0.03),
     "adaptive": (0.03, 0.01, 0.003),

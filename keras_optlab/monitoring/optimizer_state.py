@@ -11,7 +11,7 @@ the rule applies, for the optimizers whose rule has one:
 
 ```
 Adam, AdamW, Nadam    lr / (sqrt(v_t / (1 - beta_2^t)) + eps')       on m_hat
-                      eps' = epsilon                 (epsilon_mode "paper",
+                      eps' = epsilon                 (epsilon_mode "outside",
                                                       Keras' Nadam)
                       eps' = epsilon / sqrt(1 - beta_2^t)   ("hat", Keras'
                                                       Adam and AdamW)
@@ -19,7 +19,7 @@ Adam, AdamW, Nadam    lr / (sqrt(v_t / (1 - beta_2^t)) + eps')       on m_hat
 Adamax                lr / (u_t + epsilon)                           on m_hat
 RMSprop               lr / sqrt(v_t [- mean_g^2 if centered] + epsilon)  on g
 Adagrad               lr / sqrt(G_t + epsilon)   ("inside", Keras)   on g
-                      lr / (sqrt(G_t) + epsilon)  ("paper")
+                      lr / (sqrt(G_t) + epsilon)  ("outside")
 Adadelta              lr * sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps)  on g
 ```
 
@@ -117,7 +117,7 @@ def _adam_epsilon_mode(inner):
         return mode
     # Keras' Nadam puts epsilon after the bias correction, Keras' Adam,
     # AdamW (and Lamb-like relatives) before it.
-    return "paper" if type(inner).__name__ == "Nadam" else "hat"
+    return "outside" if type(inner).__name__ == "Nadam" else "hat"
 
 
 def step_sizes(optimizer, trainable_variables):
@@ -158,7 +158,7 @@ def step_sizes(optimizer, trainable_variables):
                           zip(velocities, values("average_gradient"))]
         parts = [lr / np.sqrt(v + epsilon) for v in velocities]
     elif rule == "adagrad":
-        if getattr(inner, "epsilon_mode", "inside") == "paper":
+        if getattr(inner, "epsilon_mode", "inside") == "outside":
             parts = [lr / (np.sqrt(g) + epsilon)
                      for g in values("accumulator")]
         else:

@@ -40,6 +40,7 @@ from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
 from keras_optlab.optimizers.registry import lookup
 from keras_optlab.optimizers.registry import rows
+from keras_optlab.optimizers import spec
 
 __all__ = [
     "AdaBelief",
@@ -69,6 +70,7 @@ __all__ = [
     "Yogi",
     "available",
     "get",
+    "hyperparameter_markdown",
 ]
 
 
@@ -80,8 +82,16 @@ def __getattr__(name):
 
 def available():
     """The registered optimizers as `OptimizerInfo` rows (name, class,
-    description, reference, family), in registration order."""
+    description, reference, family; `weight_decay`: "coupled" or
+    "decoupled"; `hyperparameters`: the class's table), in registration
+    order."""
     return rows()
+
+
+def hyperparameter_markdown():
+    """The hyperparameter table of every registered optimizer as Markdown
+    (docs/optimizers.md; `optlab list --hyperparameters`)."""
+    return spec.markdown(rows())
 
 
 def _unknown(identifier):

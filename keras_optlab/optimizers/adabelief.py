@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.registry import register
@@ -54,7 +54,7 @@ class AdaBelief(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-16, the authors' package default
+        epsilon: > 0. Defaults to 1e-16, the authors' package default
             from version 0.1 on (TensorFlow Addons: 1e-14).
         amsgrad: keep s_t non-decreasing. Defaults to False.
         name: the optimizer's name.
@@ -70,7 +70,15 @@ class AdaBelief(OptlabOptimizer):
         Algorithm 2.
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-16, "added to s_t and to its root",
+                     search=spec.EPSILON_SEARCH),
+        spec.Hyperparameter("amsgrad", "bool", False,
+                            doc="keep s_t non-decreasing"),
+    )
 
     def __init__(
         self,
@@ -82,15 +90,10 @@ class AdaBelief(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        amsgrad = validation.check_bool("amsgrad", amsgrad)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -3,7 +3,7 @@ SGD's."""
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.registry import register
@@ -67,7 +67,7 @@ class AdaBound(OptlabOptimizer):
         gamma: the convergence speed of the bounds, > 0. Defaults to 1e-3.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-8.
+        epsilon: > 0. Defaults to 1e-8.
         amsbound: use the running maximum of v_t (AMSBound). Defaults to
             False.
         name: the optimizer's name.
@@ -81,8 +81,17 @@ class AdaBound(OptlabOptimizer):
         Dynamic Bound of Learning Rate", ICLR 2019, arXiv:1902.09843.
     """
 
-    _config_keys = (
-        "final_lr", "gamma", "beta_1", "beta_2", "epsilon", "amsbound"
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.Hyperparameter("final_lr", "float", 0.1, low=0.0,
+                            doc="the SGD rate the bounds close on"),
+        spec.Hyperparameter("gamma", "float", 1e-3, 0.0, None, "()",
+                            doc="how fast the bounds close"),
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-8, search=spec.EPSILON_SEARCH),
+        spec.Hyperparameter("amsbound", "bool", False,
+                            doc="use the running maximum of v_t"),
     )
 
     def __init__(
@@ -97,19 +106,10 @@ class AdaBound(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        final_lr = validation.check_range("final_lr", final_lr, low=0.0)
-        gamma = validation.check_range("gamma", gamma, low=0.0, closed="(]")
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        amsbound = validation.check_bool("amsbound", amsbound)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.final_lr = final_lr
-        self.gamma = gamma
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsbound = amsbound
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

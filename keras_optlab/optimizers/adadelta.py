@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -37,7 +37,7 @@ class Adadelta(OptlabOptimizer):
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
             callable with no arguments. Defaults to 1.0.
         rho: decay rate, in [0, 1]. Defaults to 0.95 (the paper's value).
-        epsilon: in (0, 1]. Defaults to 1e-6 (the paper's value).
+        epsilon: > 0. Defaults to 1e-6 (the paper's value).
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
 
@@ -49,16 +49,20 @@ class Adadelta(OptlabOptimizer):
         arXiv:1212.5701, 2012.
     """
 
-    _config_keys = ("rho", "epsilon")
+    hyperparameters = (
+        spec.learning_rate(1.0, spec.FloatRange(1e-2, 10.0, "log")),
+        spec.Hyperparameter("rho", "float", 0.95, 0.0, 1.0,
+                            doc="decay of the running averages"),
+        spec.epsilon(1e-6, "inside both roots"),
+    )
 
     def __init__(
         self, learning_rate=1.0, rho=0.95, epsilon=1e-6, name=None, **kwargs
     ):
-        rho = validation.check_range("rho", rho, 0.0, 1.0)
-        epsilon = validation.check_epsilon(epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.rho = rho
-        self.epsilon = epsilon
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -25,10 +25,10 @@ class Adagrad(OptlabOptimizer):
         g_t     = grad f(theta_{t-1})
         G_t     = G_{t-1} + g_t^2
         theta_t = theta_{t-1} - lr_t * g_t / sqrt(G_t + epsilon)   "inside"
-        theta_t = theta_{t-1} - lr_t * g_t / (sqrt(G_t) + epsilon)  "paper"
+        theta_t = theta_{t-1} - lr_t * g_t / (sqrt(G_t) + epsilon)  "outside"
     ```
 
-    `epsilon_mode="paper"` is the update of Duchi et al. (delta I +
+    `epsilon_mode="outside"` is the update of Duchi et al. (delta I +
     diag(G_t)^(1/2) in their Figure 1, with delta = epsilon), as PyTorch
     implements it; `"inside"` (the default) is the form of Keras' and optax'
     Adagrad. They agree once G_t >> epsilon.
@@ -40,8 +40,9 @@ class Adagrad(OptlabOptimizer):
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
             callable with no arguments. Defaults to 0.01.
         initial_accumulator_value: G_0, >= 0. Defaults to 0.0.
-        epsilon: in (0, 1]. Defaults to 1e-7.
-        epsilon_mode: `"inside"` or `"paper"`, see above.
+        epsilon: > 0. Defaults to 1e-7.
+        epsilon_mode: `"inside"` or `"outside"` (the paper's), see above;
+            0.1.0's `"paper"` reads as `"outside"`.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
 
@@ -55,7 +56,17 @@ class Adagrad(OptlabOptimizer):
 
     _sparse_update_touches_rows_only = True
 
-    _config_keys = ("initial_accumulator_value", "epsilon", "epsilon_mode")
+    hyperparameters = (
+        spec.learning_rate(0.01, spec.FloatRange(1e-3, 1.0, "log")),
+        spec.Hyperparameter("initial_accumulator_value", "float", 0.0, low=0.0,
+                            doc="G_0, the accumulator's start"),
+        spec.epsilon(1e-7),
+        spec.epsilon_mode("inside", ("inside", "outside"),
+                          paper_means="outside",
+                          doc="where epsilon goes: sqrt(G + eps) (inside) "
+                          "or sqrt(G) + eps (outside)",
+                          paper_default="outside"),
+    )
 
     def __init__(
         self,
@@ -66,17 +77,10 @@ class Adagrad(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        initial_accumulator_value = validation.check_range(
-            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, ("inside", "paper")
-        )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
 
     def build(self, var_list):
         if self.built:
@@ -97,7 +101,7 @@ class Adagrad(OptlabOptimizer):
         epsilon = scalar(self.epsilon, variable.dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
         self.assign_add(accumulator, ops.square(gradient))
-        if self.epsilon_mode == "paper":
+        if self.epsilon_mode == "outside":
             denominator = ops.add(ops.sqrt(accumulator), epsilon)
         else:
             denominator = ops.sqrt(ops.add(accumulator, epsilon))

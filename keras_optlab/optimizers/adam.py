@@ -2,19 +2,16 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
 
-EPSILON_MODES = ("hat", "paper")
-
-
 @register(
     "adam",
     description="Bias-corrected first and second moment estimates; "
-    "epsilon_mode 'hat' (Keras) or 'paper'; optional AMSGrad.",
+    "epsilon_mode 'hat' (Keras) or 'outside' (the paper); optional AMSGrad.",
     reference="Kingma and Ba, 2015, Adam: A Method for Stochastic "
     "Optimization",
     family="adam",
@@ -29,7 +26,7 @@ class Adam(OptlabOptimizer):
         m_t = beta_1 * m_{t-1} + (1 - beta_1) * g_t
         v_t = beta_2 * v_{t-1} + (1 - beta_2) * g_t^2
         if amsgrad: v_t = max(v_max_{t-1}, v_t) =: v_max_t
-        epsilon_mode="paper" (Algorithm 1):
+        epsilon_mode="outside" (Algorithm 1, the paper's):
             theta_t = theta_{t-1} - lr_t * (m_t / (1 - beta_1^t))
                                    / (sqrt(v_t / (1 - beta_2^t)) + epsilon)
         epsilon_mode="hat" (section 2, last paragraph; Keras, TensorFlow):
@@ -40,7 +37,7 @@ class Adam(OptlabOptimizer):
     The two modes are the same rule with epsilon_hat = epsilon *
     sqrt(1 - beta_2^t): they agree for tiny epsilon but differ strongly for
     the large values used on ImageNet. With epsilon = 1.0 and beta_2 = 0.999
-    the "hat" denominator is sqrt(v_t) + 1, while the "paper" one is
+    the "hat" denominator is sqrt(v_t) + 1, while the "outside" one is
     sqrt(v_hat_t) + 1: early in training "hat" damps the step by up to
     1 / sqrt(1 - beta_2^t), about 30x at t = 1. Inception on ImageNet was
     trained with the TensorFlow ("hat") form and epsilon 1.0 or 0.1.
@@ -53,8 +50,9 @@ class Adam(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: decay of the first moment, in [0, 1). Defaults to 0.9.
         beta_2: decay of the second moment, in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
-        epsilon_mode: `"hat"` (default, as Keras) or `"paper"`.
+        epsilon: > 0. Defaults to 1e-7.
+        epsilon_mode: `"hat"` (default, as Keras) or `"outside"` (the
+            paper's); 0.1.0's `"paper"` reads as `"outside"`.
         amsgrad: use the running maximum of v_t. Defaults to False.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
@@ -71,7 +69,18 @@ class Adam(OptlabOptimizer):
         Computer Vision", CVPR 2016 (epsilon 1.0 on ImageNet).
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon", "epsilon_mode", "amsgrad")
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-5, 1e-1, "log")),
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.epsilon_mode("hat", ("hat", "outside"), paper_means="outside",
+                          doc="where epsilon goes: sqrt(v) + eps in the "
+                          "folded step (hat) or sqrt(v_hat) + eps (outside)",
+                          paper_default="outside"),
+        spec.Hyperparameter("amsgrad", "bool", False,
+                            doc="use the running maximum of v_t"),
+    )
 
     def __init__(
         self,
@@ -84,19 +93,10 @@ class Adam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        amsgrad = validation.check_bool("amsgrad", amsgrad)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.amsgrad = amsgrad
 
     def build(self, var_list):
         if self.built:

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
@@ -39,7 +39,7 @@ class Adamax(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
 
@@ -51,7 +51,12 @@ class Adamax(OptlabOptimizer):
         ICLR 2015, arXiv:1412.6980, section 7.1 and Algorithm 2.
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon")
+    hyperparameters = (
+        spec.learning_rate(0.001, spec.FloatRange(1e-4, 1e-1, "log")),
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH),
+    )
 
     def __init__(
         self,
@@ -62,13 +67,10 @@ class Adamax(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -1,6 +1,6 @@
 """AdamW: Adam with decoupled weight decay."""
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.adam import Adam
 from keras_optlab.optimizers.registry import register
 
@@ -47,15 +47,17 @@ class AdamW(Adam):
         ICLR 2019, arXiv:1711.05101.
     """
 
+    hyperparameters = spec.override(
+        Adam.hyperparameters,
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.weight_decay(
+            "w, decoupled: lr * w * theta subtracted before the step",
+            search=spec.WEIGHT_DECAY_SEARCH, default=0.004, optional=False,
+            none_hint="use Adam for none",
+        ),
+    )
+
     def __init__(self, learning_rate=0.001, weight_decay=0.004, **kwargs):
-        if weight_decay is None:
-            raise ValueError(
-                "`weight_decay` must be a number >= 0 for AdamW (use Adam "
-                "for none). Received: weight_decay=None"
-            )
-        weight_decay = validation.check_range(
-            "weight_decay", weight_decay, low=0.0
-        )
         super().__init__(
             learning_rate=learning_rate, weight_decay=weight_decay, **kwargs
         )

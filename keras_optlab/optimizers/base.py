@@ -5,8 +5,8 @@ checks of the base-class options (before any variable exists), the options
 `fused` and `on_nonfinite`, the helpers rules are written with (`scalar`,
 `bias_correction`, `assign_moving_average`, `squared_norm`, `dot`,
 `l1_norm`, `weight_decay_for`, `add_shared_scalar`), the per-step hooks
-`before_updates` and `after_updates`, and a `get_config` that writes the
-hyperparameters a class names in `_config_keys`.
+`before_updates` and `after_updates`, and the checks and `get_config` of
+the hyperparameters a class declares in `hyperparameters` (spec.py).
 
 How a step reaches `update_step` (sparse rows, the non-finite gate, weight
 decay, XLA and torch.compile) is keras_optlab/engine/step.py's; Keras'
@@ -23,6 +23,7 @@ from keras_optlab.engine import nonfinite
 from keras_optlab.engine import step
 from keras_optlab.engine import xla
 from keras_optlab.engine.sparse import stored_values
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
 
 
@@ -64,9 +65,13 @@ def _check_fused(value):
 class OptlabOptimizer(keras.optimizers.Optimizer):
     """Base class: validated options and a declarative config.
 
-    Subclasses check their own hyperparameters, then call
-    `super().__init__(learning_rate=..., name=..., **kwargs)`, then store the
-    checked values as attributes named in `_config_keys`.
+    A subclass declares its hyperparameters once, as `spec.Hyperparameter`
+    rows in `hyperparameters` (the learning rate first), keeps an explicit
+    `__init__` signature, and passes its arguments on with
+    `super().__init__(learning_rate=..., name=..., arguments=locals(),
+    **kwargs)`: every row is checked (before any variable exists), stored
+    as an attribute of its name and written by `get_config`. Checks that
+    involve several arguments go in `_check_together`.
 
     Besides Keras' own options every optimizer takes `fused`: on the
     TensorFlow backend, `"auto"` (default) compiles with XLA the update of
@@ -103,7 +108,14 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     "raise" while debugging.
     """
 
-    _config_keys = ()
+    # The learning rate's row, then the class's own (spec.py). Subclasses
+    # replace it; this one serves a subclass that declares none.
+    hyperparameters = (
+        spec.learning_rate(None, spec.DEFAULT_LEARNING_RATE_SEARCH),
+    )
+
+    # Rows whose value the base options already check and store.
+    _BASE_OPTIONS = ("learning_rate", "weight_decay")
 
     # True where the paper puts weight decay inside its update rule (LARS,
     # Adan, Prodigy, NovoGrad): Keras' own decoupled decay is then not
@@ -139,8 +151,17 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         fused="auto",
         on_nonfinite="apply",
         name=None,
+        arguments=None,
         **kwargs,
     ):
+        given = {"weight_decay": weight_decay, **(arguments or {})}
+        checked = spec.check_all(
+            [row for row in self.hyperparameters
+             if row.name != "learning_rate"],
+            given,
+        )
+        self._check_together(checked)
+        weight_decay = checked.get("weight_decay", weight_decay)
         on_nonfinite = validation.check_choice(
             "on_nonfinite", on_nonfinite, nonfinite.CHOICES
         )
@@ -186,12 +207,27 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         )
         self.fused = fused
         self.on_nonfinite = on_nonfinite
+        for key, value in checked.items():
+            if key not in self._BASE_OPTIONS:
+                setattr(self, key, value)
         self._nonfinite_steps = None
         # Engine state (keras_optlab/engine/step.py): a checked step is
         # running Keras' own `apply`; the program order of the update being
         # traced for XLA.
         self._in_checked_step = False
         self._step_order = None
+
+    @classmethod
+    def row(cls, name):
+        """The `spec.Hyperparameter` row of the argument `name`."""
+        for row in cls.hyperparameters:
+            if row.name == name:
+                return row
+        raise KeyError(f"{cls.__name__} has no hyperparameter {name!r}")
+
+    def _check_together(self, checked):
+        """Checks that involve several hyperparameters (each already
+        checked alone); raises a ValueError naming them all."""
 
     def build(self, var_list):
         super().build(var_list)
@@ -356,5 +392,9 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         config = super().get_config()
         config["fused"] = self.fused
         config["on_nonfinite"] = self.on_nonfinite
-        config.update({key: getattr(self, key) for key in self._config_keys})
+        config.update({
+            row.name: getattr(self, row.name)
+            for row in self.hyperparameters
+            if row.name not in self._BASE_OPTIONS
+        })
         return config

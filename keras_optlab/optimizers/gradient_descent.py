@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -49,8 +50,15 @@ class GradientDescent(OptlabOptimizer):
 
     _sparse_update_touches_rows_only = True
 
+    hyperparameters = (
+        spec.learning_rate(0.01, spec.FloatRange(1e-3, 1.0, "log")),
+    )
+
     def __init__(self, learning_rate=0.01, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)

@@ -4,7 +4,7 @@ import re
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -76,7 +76,17 @@ class LARS(OptlabOptimizer):
         Convolutional Networks", arXiv:1708.03888, 2017.
     """
 
-    _config_keys = ("momentum", "eta", "exclude_from_adaptation")
+    hyperparameters = (
+        spec.learning_rate(1.0, spec.FloatRange(1e-4, 1e-1, "log")),
+        spec.beta("momentum", 0.9, "m, the decay of the velocity",
+                  search=spec.FloatRange(0.5, 0.99)),
+        spec.weight_decay("beta, coupled: added to the gradient before "
+                          "scaling"),
+        spec.Hyperparameter("eta", "float", 0.001, 0.0, None, "()",
+                            doc="the trust coefficient"),
+        spec.Hyperparameter("exclude_from_adaptation", "patterns", None,
+                            doc="variables that take plain momentum steps"),
+    )
     couples_weight_decay = True
 
     def __init__(
@@ -89,20 +99,13 @@ class LARS(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        momentum = validation.check_range("momentum", momentum, 0.0, 1.0, "[)")
-        eta = validation.check_range("eta", eta, low=0.0, closed="(]")
-        exclude_from_adaptation = validation.check_patterns(
-            "exclude_from_adaptation", exclude_from_adaptation
-        )
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             name=name,
+            arguments=locals(),
             **kwargs,
         )
-        self.momentum = momentum
-        self.eta = eta
-        self.exclude_from_adaptation = exclude_from_adaptation
 
     def build(self, var_list):
         if self.built:

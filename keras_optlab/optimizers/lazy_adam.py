@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.adam import Adam
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
@@ -61,6 +62,10 @@ class LazyAdam(Adam):
         ICLR 2015, arXiv:1412.6980.
     """
 
+    hyperparameters = spec.override(
+        Adam.hyperparameters,
+        spec.ADAPTIVE_LEARNING_RATE,
+    )
     _sparse_update_touches_rows_only = True
 
     def update_step(self, gradient, variable, learning_rate):

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -48,12 +48,17 @@ class Momentum(OptlabOptimizer):
         initialization and momentum in deep learning", ICML 2013, eq. (1)-(2).
     """
 
-    _config_keys = ("momentum",)
+    hyperparameters = (
+        spec.learning_rate(0.01, spec.FloatRange(1e-4, 1e-1, "log")),
+        spec.beta("momentum", 0.9, "mu, the decay of the velocity",
+                  search=spec.FloatRange(0.5, 0.99)),
+    )
 
     def __init__(self, learning_rate=0.01, momentum=0.9, name=None, **kwargs):
-        momentum = validation.check_range("momentum", momentum, 0.0, 1.0, "[)")
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.momentum = momentum
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -2,8 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
-from keras_optlab.optimizers.adam import EPSILON_MODES
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -28,7 +27,7 @@ class Nadam(OptlabOptimizer):
         m_t     = beta_1 * m_{t-1} + (1 - beta_1) * g_t
         v_t     = beta_2 * v_{t-1} + (1 - beta_2) * g_t^2
         mbar_t  = (1 - mu_t) * g_t / (1 - P_t) + mu_{t+1} * m_t / (1 - P_{t+1})
-        epsilon_mode="paper":
+        epsilon_mode="outside" (the paper's):
             theta_t = theta_{t-1} - lr_t * mbar_t
                                     / (sqrt(v_t / (1 - beta_2^t)) + epsilon)
         epsilon_mode="hat":
@@ -37,7 +36,7 @@ class Nadam(OptlabOptimizer):
     ```
 
     mbar_t mixes the current gradient with the momentum that the next step
-    will apply: Nesterov's look-ahead. The default `epsilon_mode="paper"` is
+    will apply: Nesterov's look-ahead. The default `epsilon_mode="outside"` is
     Dozat's (and Keras') placement; `"hat"` folds the bias correction into the
     step size as `Adam(epsilon_mode="hat")` does.
 
@@ -50,8 +49,9 @@ class Nadam(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
-        epsilon_mode: `"paper"` (default) or `"hat"`.
+        epsilon: > 0. Defaults to 1e-7.
+        epsilon_mode: `"outside"` (default, the paper's) or `"hat"`;
+            0.1.0's `"paper"` reads as `"outside"`.
         momentum_decay: psi, > 0. Defaults to 0.004.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
@@ -66,8 +66,14 @@ class Nadam(OptlabOptimizer):
         initialization and momentum in deep learning", ICML 2013 (mu_t).
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "epsilon", "epsilon_mode", "momentum_decay"
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.OUTSIDE_OR_HAT,
+        spec.Hyperparameter("momentum_decay", "float", 0.004, 0.0, None, "()",
+                            doc="psi, of the momentum schedule"),
     )
 
     def __init__(
@@ -76,26 +82,15 @@ class Nadam(OptlabOptimizer):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         momentum_decay=0.004,
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        momentum_decay = validation.check_range(
-            "momentum_decay", momentum_decay, low=0.0, closed="(]"
-        )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.momentum_decay = momentum_decay
 
     def build(self, var_list):
         if self.built:
@@ -142,7 +137,7 @@ class Nadam(OptlabOptimizer):
             ops.divide(ops.multiply(m, mu_next), 1.0 - product_next),
             ops.divide(ops.multiply(gradient, 1.0 - mu_t), 1.0 - product_t),
         )
-        if self.epsilon_mode == "paper":
+        if self.epsilon_mode == "outside":
             denominator = ops.add(
                 ops.sqrt(ops.divide(v, bias_correction_2)),
                 scalar(self.epsilon, dtype),

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -56,7 +56,7 @@ class NovoGrad(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         weight_decay: d, >= 0, or None for none. Defaults to None.
         grad_averaging: multiply u_t by (1 - beta_1). Defaults to False.
         name: the optimizer's name.
@@ -72,7 +72,16 @@ class NovoGrad(OptlabOptimizer):
         Deep Networks", arXiv:1905.11286, 2019, Algorithm 1.
     """
 
-    _config_keys = ("beta_1", "beta_2", "epsilon", "grad_averaging")
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH),
+        spec.weight_decay("d, coupled: added to the normalised gradient",
+                          search=spec.WEIGHT_DECAY_SEARCH),
+        spec.Hyperparameter("grad_averaging", "bool", False,
+                            doc="multiply u_t by (1 - beta_1)"),
+    )
     # d * theta enters the momentum (Algorithm 1), not Keras' decoupled decay.
     couples_weight_decay = True
 
@@ -87,21 +96,13 @@ class NovoGrad(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        grad_averaging = validation.check_bool("grad_averaging", grad_averaging)
-        # The base class checks weight_decay and writes it to the config.
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             name=name,
+            arguments=locals(),
             **kwargs,
         )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.grad_averaging = grad_averaging
 
     def build(self, var_list):
         if self.built:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 from keras import ops
 
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import maximum
@@ -76,7 +77,7 @@ class Prodigy(OptlabOptimizer):
         beta_2: in [0, 1). Defaults to 0.999.
         beta_3: decay of r and s, in [0, 1), or None for sqrt(beta_2).
             Defaults to None.
-        epsilon: in (0, 1]. Defaults to 1e-8.
+        epsilon: > 0. Defaults to 1e-8.
         d0: the initial estimate d_0, > 0; `d0 * epsilon` must be at least
             float32's smallest normal number, about 1.2e-38. Defaults to 1e-6.
         growth_rate: G >= 1, or `math.inf`. Defaults to inf.
@@ -95,9 +96,24 @@ class Prodigy(OptlabOptimizer):
         Parameter-Free Learner", ICML 2024, arXiv:2306.06101.
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "beta_3", "epsilon", "d0", "growth_rate",
-        "use_bias_correction", "safeguard_warmup",
+    hyperparameters = (
+        spec.learning_rate(1.0, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.beta("beta_3", None, "decay of r and s; None: sqrt(beta_2)",
+                  optional=True),
+        spec.epsilon(1e-8, "added to sqrt(v) times d",
+                     search=spec.EPSILON_SEARCH),
+        spec.Hyperparameter("d0", "float", 1e-6, 0.0, None, "()",
+                            doc="the first estimate of d"),
+        spec.Hyperparameter("growth_rate", "float", math.inf, 1.0, math.inf,
+                            doc="the most d grows per step"),
+        spec.weight_decay("lambda, coupled: added to the gradient",
+                          search=spec.WEIGHT_DECAY_SEARCH),
+        spec.Hyperparameter("use_bias_correction", "bool", False,
+                            doc="Adam-style bias correction of d"),
+        spec.Hyperparameter("safeguard_warmup", "bool", False,
+                            doc="leave the learning rate out of d's update"),
     )
     couples_weight_decay = True
 
@@ -116,12 +132,16 @@ class Prodigy(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        if beta_3 is not None:
-            beta_3 = validation.check_beta("beta_3", beta_3)
-        epsilon = validation.check_epsilon(epsilon)
-        d0 = validation.check_range("d0", d0, low=0.0, closed="(]")
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            name=name,
+            arguments=locals(),
+            **kwargs,
+        )
+
+    def _check_together(self, checked):
+        d0, epsilon = checked["d0"], checked["epsilon"]
         if not validation.positive_in_float32(
             np.float32(d0) * np.float32(epsilon)
         ):
@@ -134,30 +154,6 @@ class Prodigy(OptlabOptimizer):
                 "number): the step divides by sqrt(v) + d * epsilon. "
                 f"Received: d0={d0!r}, epsilon={epsilon!r}"
             )
-        if not (isinstance(growth_rate, float) and growth_rate == math.inf):
-            growth_rate = validation.check_range(
-                "growth_rate", growth_rate, low=1.0
-            )
-        use_bias_correction = validation.check_bool(
-            "use_bias_correction", use_bias_correction
-        )
-        safeguard_warmup = validation.check_bool(
-            "safeguard_warmup", safeguard_warmup
-        )
-        super().__init__(
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            name=name,
-            **kwargs,
-        )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.beta_3 = beta_3
-        self.epsilon = epsilon
-        self.d0 = d0
-        self.growth_rate = growth_rate
-        self.use_bias_correction = use_bias_correction
-        self.safeguard_warmup = safeguard_warmup
 
     @property
     def _decay_rs(self):

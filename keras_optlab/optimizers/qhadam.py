@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -32,7 +32,7 @@ class QHAdam(OptlabOptimizer):
     ```
 
     nu_1 = nu_2 = 1 is Adam with epsilon where Algorithm 1 of Kingma and Ba
-    puts it (`Adam(epsilon_mode="paper")`); nu_1 = 0 and nu_2 = 1 is RMSprop
+    puts it (`Adam(epsilon_mode="outside")`); nu_1 = 0 and nu_2 = 1 is RMSprop
     with bias correction. The paper's recommended starting point is
     nu = (0.7, 1.0) and beta = (0.995, 0.999), the defaults here: the larger
     beta_1 gives a long-memory momentum of which only nu_1 = 0.7 enters the
@@ -47,7 +47,7 @@ class QHAdam(OptlabOptimizer):
             Defaults to 0.7.
         nu_2: weight of the second moment in the denominator, in [0, 1].
             Defaults to 1.0.
-        epsilon: in (0, 1]. Defaults to 1e-8 (the paper's).
+        epsilon: > 0. Defaults to 1e-8 (the paper's).
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer` (weight decay
             there is Keras' decoupled one: theta -= lr * w * theta first).
@@ -60,7 +60,16 @@ class QHAdam(OptlabOptimizer):
         learning", ICLR 2019, arXiv:1810.06801.
     """
 
-    _config_keys = ("beta_1", "beta_2", "nu_1", "nu_2", "epsilon")
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.beta("beta_1", 0.995, "decay of the first moment"),
+        spec.BETA_2,
+        spec.Hyperparameter("nu_1", "float", 0.7, 0.0, 1.0,
+                            doc="weight of the momentum in the step"),
+        spec.Hyperparameter("nu_2", "float", 1.0, 0.0, 1.0,
+                            doc="weight of the second moment"),
+        spec.epsilon(1e-8, search=spec.EPSILON_SEARCH),
+    )
 
     def __init__(
         self,
@@ -73,17 +82,10 @@ class QHAdam(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        nu_1 = validation.check_range("nu_1", nu_1, 0.0, 1.0)
-        nu_2 = validation.check_range("nu_2", nu_2, 0.0, 1.0)
-        epsilon = validation.check_epsilon(epsilon)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.nu_1 = nu_1
-        self.nu_2 = nu_2
-        self.epsilon = epsilon
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

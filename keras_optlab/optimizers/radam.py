@@ -4,8 +4,7 @@ import math
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
-from keras_optlab.optimizers.adam import EPSILON_MODES
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -57,7 +56,7 @@ class RAdam(OptlabOptimizer):
         if rho_t > threshold:                      (variance is tractable)
             r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf
                        / ((rho_inf - 4)(rho_inf - 2) rho_t))
-            epsilon_mode="paper":
+            epsilon_mode="outside" (the paper's):
                 theta_t = theta_{t-1} - lr_t * r_t * m_hat_t
                                         / (sqrt(v_t / (1 - beta_2^t)) + epsilon)
             epsilon_mode="hat":
@@ -75,7 +74,7 @@ class RAdam(OptlabOptimizer):
     threshold 4 and t = 6 for TensorFlow Addons' 5.
 
     Algorithm 2 writes l_t = sqrt((1 - beta_2^t) / v_t) with no epsilon.
-    `epsilon_mode="paper"` adds epsilon to sqrt(v_hat_t) as Adam's Algorithm 1
+    `epsilon_mode="outside"` adds epsilon to sqrt(v_hat_t) as Adam's Algorithm 1
     and `tfa.optimizers.RectifiedAdam` do; `"hat"` adds it to sqrt(v_t) as
     the authors' and PyTorch's code do.
 
@@ -91,8 +90,9 @@ class RAdam(OptlabOptimizer):
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1), with rho_inf above `sma_threshold` (beta_2 > 0.6
             for the threshold 4). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-7.
-        epsilon_mode: `"paper"` (default) or `"hat"`, see above.
+        epsilon: > 0. Defaults to 1e-7.
+        epsilon_mode: `"outside"` (default) or `"hat"`, see above; 0.1.0's
+            `"paper"` reads as `"outside"`.
         sma_threshold: the adaptive step is used while rho_t > sma_threshold;
             in [4, rho_inf). Defaults to 4.0, the paper's value
             (TensorFlow Addons: 5.0).
@@ -108,8 +108,16 @@ class RAdam(OptlabOptimizer):
         arXiv:1908.03265, Algorithm 2.
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "epsilon", "epsilon_mode", "sma_threshold"
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-7, search=spec.EPSILON_SEARCH, paper_default=1e-8),
+        spec.OUTSIDE_OR_HAT,
+        # r_t is real only for rho_t > 4; below rho_inf (`_check_together`).
+        spec.Hyperparameter("sma_threshold", "float", PAPER_SMA_THRESHOLD,
+                            low=PAPER_SMA_THRESHOLD,
+                            doc="adaptive steps while rho_t > this"),
     )
 
     def __init__(
@@ -118,21 +126,18 @@ class RAdam(OptlabOptimizer):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
-        epsilon_mode="paper",
+        epsilon_mode="outside",
         sma_threshold=PAPER_SMA_THRESHOLD,
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        epsilon_mode = validation.check_choice(
-            "epsilon_mode", epsilon_mode, EPSILON_MODES
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        # r_t is real only for rho_t > 4.
-        sma_threshold = validation.check_range(
-            "sma_threshold", sma_threshold, low=PAPER_SMA_THRESHOLD
-        )
+
+    def _check_together(self, checked):
+        sma_threshold, beta_2 = checked["sma_threshold"], checked["beta_2"]
         limit = sma_length_limit(beta_2)
         if sma_threshold >= limit:
             raise ValueError(
@@ -140,12 +145,6 @@ class RAdam(OptlabOptimizer):
                 f"= {limit!r}, or the adaptive step is never taken. Received: "
                 f"sma_threshold={sma_threshold!r}, beta_2={beta_2!r}"
             )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.epsilon_mode = epsilon_mode
-        self.sma_threshold = sma_threshold
 
     def build(self, var_list):
         if self.built:
@@ -181,7 +180,7 @@ class RAdam(OptlabOptimizer):
         self.assign_moving_average(m, gradient, self.beta_1)
         m_hat = ops.divide(m, bias_correction_1)
         tractable, r_t = self._rectification(dtype)
-        if self.epsilon_mode == "paper":
+        if self.epsilon_mode == "outside":
             denominator = ops.add(
                 ops.sqrt(ops.divide(v, bias_correction_2)), self.epsilon
             )

@@ -11,6 +11,8 @@ import dataclasses
 
 import keras
 
+from keras_optlab.optimizers import spec
+
 PACKAGE = "keras_optlab"
 
 _REGISTRY = {}
@@ -27,7 +29,7 @@ class OptimizerInfo:
         reference: the paper (authors, year, title) the update rule comes from.
         family: `"sgd"` (plain and momentum methods), `"adaptive"` (per
             coordinate step sizes without first-moment bias correction) or
-            `"adam"` (Adam-like moment estimates); search spaces use it.
+            `"adam"` (Adam-like moment estimates).
     """
 
     name: str
@@ -35,6 +37,19 @@ class OptimizerInfo:
     description: str
     reference: str
     family: str
+
+    @property
+    def weight_decay(self):
+        """"coupled" where the paper puts `weight_decay` inside its update
+        rule (LARS, Adan, Prodigy, NovoGrad), else "decoupled"."""
+        return spec.weight_decay_kind(self.cls)
+
+    @property
+    def hyperparameters(self):
+        """The class's hyperparameter table as rows of text: argument,
+        default, accepted values, searched range, paper default, meaning
+        (`spec.TABLE_HEADER`)."""
+        return spec.table_rows(self.cls)
 
 
 FAMILIES = ("sgd", "adaptive", "adam")

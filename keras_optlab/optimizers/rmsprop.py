@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -41,7 +41,7 @@ class RMSprop(OptlabOptimizer):
             callable with no arguments. Defaults to 0.001.
         rho: decay of the running averages, in [0, 1]. Defaults to 0.9.
         momentum: mu, in [0, 1). Defaults to 0.0.
-        epsilon: in (0, 1]. Defaults to 1e-7.
+        epsilon: > 0. Defaults to 1e-7.
         centered: whether to subtract the squared running mean gradient.
         name: the optimizer's name.
         **kwargs: the options of `keras.optimizers.Optimizer`.
@@ -57,7 +57,16 @@ class RMSprop(OptlabOptimizer):
         arXiv:1308.0850, 2013.
     """
 
-    _config_keys = ("rho", "momentum", "epsilon", "centered")
+    hyperparameters = (
+        spec.ADAPTIVE_LEARNING_RATE,
+        spec.Hyperparameter("rho", "float", 0.9, 0.0, 1.0,
+                            doc="decay of the running averages"),
+        spec.beta("momentum", 0.0, "mu, the decay of the velocity",
+                  search=spec.FloatRange(0.0, 0.9)),
+        spec.epsilon(1e-7, "inside the root"),
+        spec.Hyperparameter("centered", "bool", False,
+                            doc="subtract the squared mean gradient"),
+    )
 
     def __init__(
         self,
@@ -69,15 +78,10 @@ class RMSprop(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        rho = validation.check_range("rho", rho, 0.0, 1.0)
-        momentum = validation.check_range("momentum", momentum, 0.0, 1.0, "[)")
-        epsilon = validation.check_epsilon(epsilon)
-        centered = validation.check_bool("centered", centered)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.rho = rho
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.centered = centered
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
+        )
 
     def build(self, var_list):
         if self.built:

@@ -1,7 +1,7 @@
 """Argument checks shared by every optimizer and schedule.
 
 Each check names the argument and repeats the value it received, e.g.
-``ValueError: `epsilon` must be in (0, 1]. Received: epsilon=-1.0``, and runs
+``ValueError: `epsilon` must be in (0.0, inf). Received: epsilon=-1.0``, and runs
 before any variable is created, so a rejected optimizer leaves no state behind.
 """
 
@@ -13,9 +13,11 @@ import keras
 import numpy as np
 
 
-def _describe(low, high, closed):
-    left = "[" if closed[0] == "[" else "("
-    right = "]" if closed[1] == "]" else ")"
+def describe_interval(low, high, closed="[]"):
+    """The interval as text, e.g. `(0.0, inf)`; None is unbounded (an open
+    end, whatever `closed` says)."""
+    left = "[" if closed[0] == "[" and low is not None else "("
+    right = "]" if closed[1] == "]" and high is not None else ")"
     low_text = "-inf" if low is None else repr(low)
     high_text = "inf" if high is None else repr(high)
     return f"{left}{low_text}, {high_text}{right}"
@@ -45,30 +47,50 @@ def positive_in_float32(value):
     return abs(float(np.float32(value))) >= FLOAT32_TINY
 
 
-def check_range(name, value, low=None, high=None, closed="[]"):
-    """Checks that `value` lies in the interval given by `low`, `high`.
-
-    Args:
-        name: the argument's name, used in the error message.
-        value: the value received.
-        low, high: the bounds; `None` means unbounded on that side.
-        closed: two characters, each `[`/`]` (bound included) or `(`/`)`
-            (bound excluded), e.g. `"[)"` for `low <= value < high`.
-
-    Returns:
-        The value as a Python float.
-    """
-    value = check_real(name, value)
+def in_interval(value, low=None, high=None, closed="[]"):
+    """True when the number `value` lies in the interval of `low`, `high`
+    (None: unbounded), each end included (`[`, `]`) or not (`(`, `)`)."""
     too_low = low is not None and (
         value < low or (closed[0] == "(" and value == low)
     )
     too_high = high is not None and (
         value > high or (closed[1] == ")" and value == high)
     )
-    if too_low or too_high:
+    return not (too_low or too_high)
+
+
+def check_range(name, value, low=None, high=None, closed="[]"):
+    """Checks that `value` lies in the interval given by `low`, `high`.
+
+    Args:
+        name: the argument's name, used in the error message.
+        value: the value received.
+        low, high: the bounds; `None` means unbounded on that side. A high
+            of `math.inf` closed with `]` accepts inf itself (Prodigy's
+            `growth_rate`); any other non-finite value is refused.
+        closed: two characters, each `[`/`]` (bound included) or `(`/`)`
+            (bound excluded), e.g. `"[)"` for `low <= value < high`.
+
+    Returns:
+        The value as a Python float.
+    """
+    if high == math.inf and closed[1] == "]" and not isinstance(value, bool) \
+            and isinstance(value, numbers.Real) and value == math.inf:
+        return math.inf
+    value = check_real(name, value)
+    if not in_interval(value, low, high, closed):
         raise ValueError(
-            f"`{name}` must be in {_describe(low, high, closed)}. "
+            f"`{name}` must be in {describe_interval(low, high, closed)}. "
             f"Received: {name}={value!r}"
+        )
+    if high == 1.0 and closed[1] == ")" and np.float32(value) == 1.0:
+        # An excluded 1 must stay excluded too: a decay that is 1.0 in
+        # float32 makes Adam's bias correction 1 - beta_2^t zero (found by
+        # tests/test_properties.py: beta_2 = 1 - 2e-16 gave NaN).
+        raise ValueError(
+            f"`{name}` must be below 1.0 in float32 (at most "
+            f"{float(np.nextafter(np.float32(1), np.float32(0)))!r}; closer "
+            f"values are 1.0 in training). Received: {name}={value!r}"
         )
     if low == 0.0 and closed[0] == "(" and not positive_in_float32(value):
         # An excluded zero must stay excluded where training runs: TensorFlow
@@ -126,16 +148,6 @@ def check_optional_positive(name, value):
     if value is None:
         return None
     return check_range(name, value, low=0.0, closed="(]")
-
-
-def check_beta(name, value):
-    """A decay rate of a moment estimate: [0, 1)."""
-    return check_range(name, value, 0.0, 1.0, "[)")
-
-
-def check_epsilon(value, name="epsilon"):
-    """(0, 1]: 1.0 and 0.1 are the values used for Inception on ImageNet."""
-    return check_range(name, value, 0.0, 1.0, "(]")
 
 
 def check_patterns(name, patterns):

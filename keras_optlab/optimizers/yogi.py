@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_optlab.optimizers import validation
+from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.registry import register
 
@@ -48,7 +48,7 @@ class Yogi(OptlabOptimizer):
             callable with no arguments. Defaults to 0.01.
         beta_1: in [0, 1). Defaults to 0.9.
         beta_2: in [0, 1). Defaults to 0.999.
-        epsilon: in (0, 1]. Defaults to 1e-3.
+        epsilon: > 0. Defaults to 1e-3.
         initial_accumulator_value: v_0, >= 0. Defaults to 1e-6.
         debias: scale the step by sqrt(1 - beta_2^t) / (1 -
             beta_1^t) as TensorFlow Addons did. Defaults to False (the paper).
@@ -63,9 +63,15 @@ class Yogi(OptlabOptimizer):
         for Nonconvex Optimization", NeurIPS 2018, Algorithm 2.
     """
 
-    _config_keys = (
-        "beta_1", "beta_2", "epsilon", "initial_accumulator_value",
-        "debias",
+    hyperparameters = (
+        spec.learning_rate(0.01, spec.FloatRange(1e-5, 1e-2, "log")),
+        spec.BETA_1,
+        spec.BETA_2,
+        spec.epsilon(1e-3, search=spec.EPSILON_SEARCH),
+        spec.Hyperparameter("initial_accumulator_value", "float", 1e-6, low=0.0,
+                            doc="v_0"),
+        spec.Hyperparameter("debias", "bool", False,
+                            doc="scale steps as TensorFlow Addons did"),
     )
 
     def __init__(
@@ -79,19 +85,10 @@ class Yogi(OptlabOptimizer):
         name=None,
         **kwargs,
     ):
-        beta_1 = validation.check_beta("beta_1", beta_1)
-        beta_2 = validation.check_beta("beta_2", beta_2)
-        epsilon = validation.check_epsilon(epsilon)
-        initial_accumulator_value = validation.check_range(
-            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        super().__init__(
+            learning_rate=learning_rate, name=name, arguments=locals(),
+            **kwargs
         )
-        debias = validation.check_bool("debias", debias)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.initial_accumulator_value = initial_accumulator_value
-        self.debias = debias
 
     def build(self, var_list):
         if self.built:

@@ -70,6 +70,7 @@ import tomllib
 from keras_tuner.engine import metrics_tracking
 
 from keras_optlab import optimizers
+from keras_optlab.optimizers import validation
 from keras_optlab.tuning import datasets
 from keras_optlab.tuning import models
 from keras_optlab.tuning import space as space_module
@@ -81,14 +82,8 @@ class RecipeError(ValueError):
 
 
 # argument -> sampling of its [min, max] range in the recipe ("choices" for
-# a list of values).
-RANGE_KINDS = {
-    "learning_rate": "log",
-    "epsilon": "log",
-    "weight_decay": "log",
-    "momentum": "linear",
-    "beta_2": "choices",
-}
+# a list of values), from the optimizers' hyperparameter tables.
+RANGE_KINDS = space_module.search_kinds()
 
 FIELDS = {
     "": {"name", "description", "data", "model", "search", "space",
@@ -195,10 +190,9 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):
             self.fail(field, "must be a number", value)
-        too_low = value < low or (closed[0] == "(" and value == low)
-        too_high = value > high or (closed[1] == ")" and value == high)
-        if too_low or too_high:
-            self.fail(field, f"must be in {closed[0]}{low}, {high}{closed[1]}",
+        if not validation.in_interval(value, low, high, closed):
+            self.fail(field, "must be in "
+                      f"{validation.describe_interval(low, high, closed)}",
                       value)
         return float(value)
 
@@ -218,7 +212,8 @@ class _Checker:
                       f"[{low}, {high}]", value)
         return value
 
-    def float_range(self, value, field, sampling, low=None, high=None):
+    def float_range(self, value, field, sampling, low=None, high=None,
+                    closed="[]"):
         if not (isinstance(value, list) and len(value) == 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool)
                 and math.isfinite(v) for v in value)):
@@ -231,8 +226,11 @@ class _Checker:
         if sampling == "log" and lo <= 0:
             self.fail(field, "is searched on a log scale, so min must be > 0",
                       value)
-        if (low is not None and lo < low) or (high is not None and hi > high):
-            self.fail(field, f"must lie within [{low}, {high}]", value)
+        if not (validation.in_interval(lo, low, high, closed)
+                and validation.in_interval(hi, low, high, closed)):
+            self.fail(field, "must lie within "
+                      f"{validation.describe_interval(low, high, closed)}",
+                      value)
         return space_module.FloatRange(lo, hi, sampling)
 
 
@@ -270,16 +268,6 @@ def _toml_text(value):
 # memory while the model is built or the data generated.
 MAX_WIDTH = 65536
 SYNTHETIC_BYTES = 4 * 2**30
-
-# Bounds the optimizers themselves enforce, checked here so a bad range fails
-# before training rather than in the middle of a trial.
-ARGUMENT_BOUNDS = {
-    "learning_rate": (0.0, None),
-    "epsilon": (0.0, 1.0),
-    "weight_decay": (0.0, None),
-    "momentum": (0.0, 0.999999),
-}
-
 
 def load_recipe(path):
     """Reads and checks a recipe file; returns a `Recipe`."""
@@ -424,11 +412,11 @@ def recipe_from_dict(document, path="<recipe>"):
         if not isinstance(conditional, list):
             check.fail("space.conditional", "must be a list", conditional)
         for item in conditional:
-            if item not in space_module.CONDITIONAL_HYPERPARAMETERS:
+            known_arguments = space_module.conditional_names()
+            if item not in known_arguments:
                 check.fail("space.conditional", "names an unknown "
                            "hyperparameter (known: " + ", ".join(
-                               space_module.CONDITIONAL_HYPERPARAMETERS) + ")",
-                           item)
+                               known_arguments) + ")", item)
     space = space_module.SearchSpace(optimizers=names, batch_sizes=batch_sizes,
                                      dropout=dropout, conditional=conditional)
     ranges = {}
@@ -449,16 +437,21 @@ def recipe_from_dict(document, path="<recipe>"):
                 check.fail(field, f"is not searched for {optimizer} (it "
                            f"searches: {', '.join(space.arguments(optimizer))})",
                            value)
+            # The bounds the optimizer itself enforces, checked here so a
+            # bad range fails before training, not in the middle of a trial.
+            row = optimizers.lookup(optimizer).cls.row(argument)
             if sampling == "choices":
                 if not isinstance(value, list) or not value or any(
                         isinstance(v, bool) or not isinstance(v, (int, float))
-                        or not 0.0 <= v < 1.0 for v in value):
+                        or not validation.in_interval(v, row.low, row.high,
+                                                      row.closed)
+                        for v in value):
                     check.fail(field, "must be a non-empty list of numbers "
-                               "in [0, 1)", value)
+                               f"in {row.bounds()}", value)
                 parsed = space_module.Choices(tuple(float(v) for v in value))
             else:
-                low, high = ARGUMENT_BOUNDS[argument]
-                parsed = check.float_range(value, field, sampling, low, high)
+                parsed = check.float_range(value, field, sampling, row.low,
+                                           row.high, row.closed)
             ranges.setdefault(argument, {})[optimizer] = parsed
     space.ranges = ranges
 

@@ -7,156 +7,69 @@ here. Every optimizer-specific hyperparameter is conditional on the choice
 (Keras Tuner's `conditional_scope`) and named `"<optimizer>/<argument>"`, for
 example `"adam/epsilon"`; it appears in a trial only when its optimizer does.
 
-Which arguments are searched follows two tables:
-
-* `LEARNING_RATE_RANGES`: a log-scale range per optimizer name, then per
-  family, then `DEFAULT_LEARNING_RATE_RANGE` for optimizers added later.
-* `CONDITIONAL_HYPERPARAMETERS`: for each constructor argument (`momentum`,
-  `beta_2`, `epsilon`, `weight_decay`) the families it is searched for and
-  its range. An optimizer gets the argument when its family is listed and
-  its constructor accepts the argument, so `momentum` is searched for
-  `momentum`, `nesterov` and `rmsprop` but not for `gradient_descent`, and
-  `epsilon` (log scale up to 1.0, the value used for Inception on ImageNet)
-  for the Adam family only.
+What is searched, and over which range, comes from each optimizer's own
+hyperparameter table (`cls.hyperparameters`, keras_optlab/optimizers/
+spec.py): every row with a `search` range, the learning rate first. So
+`momentum` is searched for `momentum`, `nesterov`, `rmsprop` and `lars` but
+not for `gradient_descent`, and `epsilon` (log scale up to 1.0, the value
+used for Inception on ImageNet) for the Adam family.
 """
 
 import dataclasses
-import inspect
 
 from keras_optlab import optimizers
-from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.spec import Choices
+from keras_optlab.optimizers.spec import DEFAULT_LEARNING_RATE_SEARCH
+from keras_optlab.optimizers.spec import FloatRange
 
 OPTIMIZER = "optimizer"
 BATCH_SIZE = "batch_size"
 DROPOUT = "dropout"
 LEARNING_RATE = "learning_rate"
 
-
-@dataclasses.dataclass(frozen=True)
-class FloatRange:
-    """A searched float: `low <= value <= high`, linear or log scale."""
-
-    low: float
-    high: float
-    sampling: str = "linear"
-
-    def declare(self, hp, name):
-        return hp.Float(name, self.low, self.high, sampling=self.sampling,
-                        default=self.default)
-
-    @property
-    def default(self):
-        if self.sampling == "log":
-            return float((self.low * self.high) ** 0.5)
-        return float((self.low + self.high) / 2)
+# For an optimizer that is not registered here (a Keras built-in with no
+# equivalent in `keras_optlab.compare`).
+DEFAULT_LEARNING_RATE_RANGE = DEFAULT_LEARNING_RATE_SEARCH
 
 
-@dataclasses.dataclass(frozen=True)
-class Choices:
-    """A searched choice among fixed values."""
-
-    values: tuple
-
-    def declare(self, hp, name):
-        return hp.Choice(name, list(self.values))
-
-
-LEARNING_RATE_RANGES = {
-    # Plain SGD needs larger steps than momentum methods, whose effective
-    # step is lr / (1 - momentum).
-    "gradient_descent": FloatRange(1e-3, 1.0, "log"),
-    "momentum": FloatRange(1e-4, 1e-1, "log"),
-    "nesterov": FloatRange(1e-4, 1e-1, "log"),
-    "adagrad": FloatRange(1e-3, 1.0, "log"),
-    # Zeiler's rule is learning_rate=1.0; Keras' default 1e-3 barely moves.
-    "adadelta": FloatRange(1e-2, 10.0, "log"),
-    "rmsprop": FloatRange(1e-5, 1e-2, "log"),
-    # A large epsilon (searched up to 1.0) shrinks Adam's steps, so its
-    # range reaches higher than AdamW's and Nadam's.
-    "adam": FloatRange(1e-5, 1e-1, "log"),
-    "adamw": FloatRange(1e-5, 1e-2, "log"),
-    "adamax": FloatRange(1e-4, 1e-1, "log"),
-    "nadam": FloatRange(1e-5, 1e-2, "log"),
-}
-
-FAMILY_LEARNING_RATE_RANGES = {
-    "sgd": FloatRange(1e-4, 1e-1, "log"),
-    "adaptive": FloatRange(1e-4, 1e-1, "log"),
-    "adam": FloatRange(1e-5, 1e-2, "log"),
-}
-
-DEFAULT_LEARNING_RATE_RANGE = FloatRange(1e-5, 1e-1, "log")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConditionalHyperparameter:
-    """An optimizer argument searched for some families.
-
-    Attributes:
-        families: the registry families it is searched for.
-        default: its range (a `FloatRange` or `Choices`).
-        by_name: ranges for particular optimizers, overriding `default`.
-    """
-
-    families: tuple
-    default: object
-    by_name: dict = dataclasses.field(default_factory=dict)
-
-    def range_for(self, name):
-        return self.by_name.get(name, self.default)
-
-
-CONDITIONAL_HYPERPARAMETERS = {
-    "momentum": ConditionalHyperparameter(
-        families=("sgd", "adaptive"),
-        default=FloatRange(0.5, 0.99),
-        # RMSprop's momentum is off by default; search from there.
-        by_name={"rmsprop": FloatRange(0.0, 0.9)},
-    ),
-    "beta_2": ConditionalHyperparameter(
-        families=("adam",), default=Choices((0.99, 0.999, 0.9999))
-    ),
-    "epsilon": ConditionalHyperparameter(
-        families=("adam",), default=FloatRange(1e-8, 1.0, "log")
-    ),
-    "weight_decay": ConditionalHyperparameter(
-        families=("adam",), default=FloatRange(1e-5, 1e-1, "log")
-    ),
-}
-
-
-def constructor_arguments(cls):
-    """The keyword arguments an optimizer class takes itself (its own and its
-    keras_optlab parents' `__init__`, not the shared base options)."""
-    names = set()
-    for klass in cls.__mro__:
-        if klass is OptlabOptimizer or not issubclass(klass, OptlabOptimizer):
-            break
-        if "__init__" in vars(klass):
-            parameters = inspect.signature(klass.__init__).parameters
-            names.update(
-                n for n, p in parameters.items()
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                and n not in ("self", "name")
-            )
-    return names
+def searched_ranges(cls):
+    """`{argument: range}` of the rows of `cls.hyperparameters` that are
+    searched, in declaration order (the learning rate first)."""
+    return {row.name: row.search for row in cls.hyperparameters
+            if row.search is not None}
 
 
 def default_learning_rate_range(info):
-    return LEARNING_RATE_RANGES.get(
-        info.name,
-        FAMILY_LEARNING_RATE_RANGES.get(info.family,
-                                        DEFAULT_LEARNING_RATE_RANGE),
-    )
+    """The learning-rate range searched for one registry row."""
+    return searched_ranges(info.cls).get(LEARNING_RATE,
+                                         DEFAULT_LEARNING_RATE_RANGE)
 
 
 def conditional_arguments(info):
-    """The conditional hyperparameters searched for one registry row."""
-    accepted = constructor_arguments(info.cls)
-    return [
-        argument for argument, spec in CONDITIONAL_HYPERPARAMETERS.items()
-        if info.family in spec.families and argument in accepted
-    ]
+    """The optimizer arguments searched for one registry row, besides the
+    learning rate."""
+    return [name for name in searched_ranges(info.cls)
+            if name != LEARNING_RATE]
+
+
+def search_kinds():
+    """`{argument: "log" | "linear" | "choices"}` for the learning rate and
+    every conditional argument: how a recipe writes its range."""
+    kinds = {}
+    for info in optimizers.available():
+        for name, value_range in searched_ranges(info.cls).items():
+            kinds.setdefault(name, "choices" if isinstance(
+                value_range, Choices) else value_range.sampling)
+    return kinds
+
+
+def conditional_names():
+    """Every argument searched for some registered optimizer (what a
+    recipe's `space.conditional` may name), in registry order."""
+    names = {}
+    for info in optimizers.available():
+        names.update(dict.fromkeys(conditional_arguments(info)))
+    return list(names)
 
 
 def hp_name(optimizer, argument):
@@ -173,7 +86,7 @@ class SearchSpace:
         batch_sizes: the batch sizes to choose from.
         dropout: a `FloatRange` for the dropout rate, or a float to fix it.
         conditional: the optimizer arguments to search (a subset of
-            `CONDITIONAL_HYPERPARAMETERS`); `None` means all that apply.
+            `conditional_names()`); `None` means all that apply.
         ranges: overrides, `{argument: {optimizer name: range}}`, e.g.
             `{"learning_rate": {"adam": FloatRange(1e-4, 1.0, "log")}}`.
     """
@@ -199,12 +112,13 @@ class SearchSpace:
         self.optimizers = list(names)
         self._infos = {name: known[name] for name in self.optimizers}
         if self.conditional is not None:
+            known_arguments = conditional_names()
             for argument in self.conditional:
-                if argument not in CONDITIONAL_HYPERPARAMETERS:
+                if argument not in known_arguments:
                     raise ValueError(
                         "Unknown conditional hyperparameter. Received: "
                         f"conditional={argument!r}. Known: "
-                        f"{', '.join(CONDITIONAL_HYPERPARAMETERS)}")
+                        f"{', '.join(known_arguments)}")
         if not self.batch_sizes:
             raise ValueError("A search needs at least one batch size. "
                              "Received: batch_sizes=()")
@@ -216,13 +130,13 @@ class SearchSpace:
         info = self._infos[optimizer]
         result = {LEARNING_RATE: self._override(
             LEARNING_RATE, optimizer, default_learning_rate_range(info))}
-        for argument in conditional_arguments(info):
-            if self.conditional is not None and \
-                    argument not in self.conditional:
+        for argument, value_range in searched_ranges(info.cls).items():
+            if argument == LEARNING_RATE or (
+                    self.conditional is not None
+                    and argument not in self.conditional):
                 continue
-            spec = CONDITIONAL_HYPERPARAMETERS[argument]
             result[argument] = self._override(argument, optimizer,
-                                              spec.range_for(optimizer))
+                                              value_range)
         return result
 
     def _override(self, argument, optimizer, default):

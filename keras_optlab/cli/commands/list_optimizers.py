@@ -9,6 +9,10 @@ def add_arguments(parser):
         "--format", choices=("table", "markdown"), default="table",
         help="plain text table (default) or a Markdown table",
     )
+    parser.add_argument(
+        "--hyperparameters", action="store_true",
+        help="each optimizer's hyperparameters (Markdown, docs/optimizers.md)",
+    )
 
 
 def format_table(rows, markdown=False):
@@ -33,5 +37,8 @@ def check(args):
 def run(args):
     from keras_optlab import optimizers
 
+    if args.hyperparameters:
+        print(optimizers.hyperparameter_markdown(), end="")
+        return 0
     print(format_table(optimizers.available(), args.format == "markdown"))
     return 0

@@ -72,7 +72,7 @@ def keras_builtin(name, config):
         return opt.Adamax(lr, pick["beta_1"], pick["beta_2"],
                           pick["epsilon"])
     if (name == "nadam" and pick["momentum_decay"] == 1.0
-            and pick["epsilon_mode"] == "paper"):
+            and pick["epsilon_mode"] == "outside"):
         return opt.Nadam(lr, pick["beta_1"], pick["beta_2"], pick["epsilon"])
     return None
 

@@ -11,6 +11,9 @@ from keras_optlab.optimizers import validation
 
 # Learning rates at which each optimizer reaches Rosenbrock's minimum from
 # (-1.2, 1) within 1e-2 in ROSENBROCK_STEPS[name] steps (tests check this).
+# They belong to this test function and starting point (a good rate on
+# Rosenbrock is no optimizer's default), so they stay here rather than in
+# the optimizers' hyperparameter tables.
 ROSENBROCK_LEARNING_RATES = {
     "gradient_descent": 2e-3, "momentum": 1e-3, "nesterov": 1e-3,
     "rmsprop": 1e-3, "adam": 2e-2, "adamax": 2e-2, "keras:SGD": 2e-3,
