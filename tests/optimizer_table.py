@@ -204,7 +204,7 @@ TABLE = [
          {"learning_rate": 0.01, "beta_2": 0.0}],
         digits_learning_rate=0.01,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.003}),
-    # Dense gradients: LazyAdam is Adam (sparse ones: test_new_optimizers_a).
+    # Dense gradients: LazyAdam is Adam (sparse ones: test_rule_mechanisms).
     Row("lazyadam", refs.AdamRef,
         [{"learning_rate": 0.01},
          {"learning_rate": 0.01, "amsgrad": True, "epsilon": 1e-8,

@@ -9,6 +9,7 @@ float64 (tests/conftest.py).
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -54,4 +55,6 @@ def test_optimizer_table_on_backend(backend):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
-    assert " passed" in result.stdout and "failed" not in result.stdout, tail
+    assert " passed" in result.stdout, tail
+    # "6 xfailed" is fine (strict xfails of Keras' own test files).
+    assert not re.search(r"\b\d+ failed", result.stdout), tail

@@ -1,4 +1,6 @@
-"""jit_compile and MirroredStrategy give the weights of the plain run.
+"""jit_compile and MirroredStrategy give the weights of the plain run, and
+model.fit (a compiled train step) those of eager `apply` for the rules with
+shared per-step state.
 
 float32 training of a small dense model, 3 epochs; XLA and the all-reduce of
 two replicas change only the order of float32 operations, so rtol 1e-5,
@@ -6,9 +8,11 @@ atol 1e-6.
 """
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_optlab
 from tests import helpers
 from tests import models
 from tests.optimizer_table import TABLE
@@ -55,3 +59,35 @@ def test_mirrored_strategy_matches_single_device(row, mirrored_strategy):
     # The runs must have trained, or the comparison says nothing.
     initial = models.weights_of(models.dense_model())
     assert not all((a == b).all() for a, b in zip(single, initial))
+
+
+# Rules with shared per-step state or first-step logic.
+@pytest.mark.parametrize(
+    "name", ["adan", "adabound", "qhadam", "lars", "prodigy"])
+def test_model_fit_equals_eager_apply(name):
+    """model.fit (compiled train step) and eager `apply` give the same
+    weights: shared state and first-step logic survive tf.function."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3).astype("float32")
+
+    def make_model():
+        keras.utils.set_random_seed(5)
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+    kwargs = {"lars": {"learning_rate": 5.0}}.get(name, {})
+    model = make_model()
+    model.compile(optimizer=keras_optlab.optimizers.get(name, **kwargs), loss="mse")
+    model.fit(x, y, batch_size=32, epochs=12, shuffle=False, verbose=0)
+
+    eager = make_model()
+    optimizer = keras_optlab.optimizers.get(name, **kwargs)
+    for _ in range(12):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.mean_squared_error(y, eager(x))
+            loss = tf.reduce_mean(loss)
+        grads = tape.gradient(loss, eager.trainable_variables)
+        optimizer.apply(grads, eager.trainable_variables)
+    for fitted, applied in zip(model.get_weights(), eager.get_weights()):
+        np.testing.assert_allclose(fitted, applied, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(model.get_weights()[0], make_model().get_weights()[0])

@@ -40,7 +40,7 @@ PROFILE = settings.get_profile("optlab")
 # are 0 in a float32 run (epsilon, clipnorm, AdaBound's gamma, Prodigy's
 # d0); validation now rejects values below float32's smallest normal number
 # (TensorFlow flushes subnormals to 0), and Prodigy rejects d0 * epsilon
-# below it (tests/test_validation.py, tests/test_new_optimizers_b.py).
+# below it (tests/test_validation.py, tests/test_rule_mechanisms.py).
 POSITIVE_DRAW_LOW = 1e-30
 FLOAT32_BELOW_ONE = float(np.nextafter(np.float32(1.0), np.float32(0.0)))
 

@@ -20,6 +20,12 @@ data.
   but that XLA cannot fold (`iterations >= 0`). The values written are
   unchanged, NaN and inf included.
 - `blocked_sum` sums in blocks of `SUM_BLOCK`.
+
+What rules do of their own accord, and keep: a moment is written as an
+increment of itself (`assign_add`, `assign_moving_average`) and read back
+after the write, so that XLA updates it in place and the parameter's loop
+reads its new value (written as a fresh value, XLA recomputed it from the
+old one, which then had to be copied: AdaBelief's s_t did).
 """
 
 import keras

@@ -115,11 +115,8 @@ class AdaBelief(OptlabOptimizer):
 
         self.assign_moving_average(m, gradient, self.beta_1)
         surprise = ops.square(ops.subtract(gradient, m))
-        # s_t = s_{t-1} + increment, epsilon inside the increment and the
-        # step reading s after the write: written as "s + (...)" XLA
-        # updates s in place and the step reads the new s; "(s + ...) +
-        # epsilon" made XLA recompute s_t for the step from the old s,
-        # which then had to be copied (one copy of s per variable).
+        # s_t = s_{t-1} + (1 - beta_2) * ((g_t - m_t)^2 - s_{t-1})
+        #       + epsilon, an increment of s like every moment here.
         increment = ops.add(
             ops.multiply(ops.subtract(surprise, s), 1.0 - self.beta_2),
             self.epsilon,
