@@ -10,6 +10,8 @@ free of Keras and its backends.
 import math
 import os
 
+from keras_optlab.intervals import in_interval
+
 
 class UsageError(Exception):
     """A bad argument: printed as one line, exit status 2, no traceback."""
@@ -69,11 +71,7 @@ def check_number(option, text, low=None, high=None, closed="[]",
         raise UsageError(want) from None
     if not math.isfinite(value):
         raise UsageError(want)
-    too_low = low is not None and (value < low or
-                                   (closed[0] == "(" and value == low))
-    too_high = high is not None and (value > high or
-                                     (closed[1] == ")" and value == high))
-    if too_low or too_high:
+    if not in_interval(value, low, high, closed):
         raise UsageError(want)
     return value
 

@@ -12,6 +12,7 @@ import dataclasses
 import textwrap
 import warnings
 
+from keras_optlab import intervals
 from keras_optlab.optimizers import validation
 
 KINDS = ("float", "bool", "choice", "patterns")
@@ -124,7 +125,7 @@ class Hyperparameter:
     def bounds(self):
         """The accepted values as text: `(0.0, inf)`, `True or False`."""
         if self.kind == "float":
-            text = validation.describe_interval(self.low, self.high,
+            text = intervals.describe_interval(self.low, self.high,
                                                 self.closed)
             return text + (" or None" if self.optional else "")
         if self.kind == "bool":

@@ -12,15 +12,8 @@ import re
 import keras
 import numpy as np
 
-
-def describe_interval(low, high, closed="[]"):
-    """The interval as text, e.g. `(0.0, inf)`; None is unbounded (an open
-    end, whatever `closed` says)."""
-    left = "[" if closed[0] == "[" and low is not None else "("
-    right = "]" if closed[1] == "]" and high is not None else ")"
-    low_text = "-inf" if low is None else repr(low)
-    high_text = "inf" if high is None else repr(high)
-    return f"{left}{low_text}, {high_text}{right}"
+from keras_optlab.intervals import describe_interval
+from keras_optlab.intervals import in_interval
 
 
 def check_real(name, value):
@@ -45,18 +38,6 @@ FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 def positive_in_float32(value):
     """True when `value` stays > 0 in a float32 run (no subnormals)."""
     return abs(float(np.float32(value))) >= FLOAT32_TINY
-
-
-def in_interval(value, low=None, high=None, closed="[]"):
-    """True when the number `value` lies in the interval of `low`, `high`
-    (None: unbounded), each end included (`[`, `]`) or not (`(`, `)`)."""
-    too_low = low is not None and (
-        value < low or (closed[0] == "(" and value == low)
-    )
-    too_high = high is not None and (
-        value > high or (closed[1] == ")" and value == high)
-    )
-    return not (too_low or too_high)
 
 
 def check_range(name, value, low=None, high=None, closed="[]"):

@@ -70,7 +70,7 @@ import tomllib
 from keras_tuner.engine import metrics_tracking
 
 from keras_optlab import optimizers
-from keras_optlab.optimizers import validation
+from keras_optlab import intervals
 from keras_optlab.tuning import datasets
 from keras_optlab.tuning import models
 from keras_optlab.tuning import space as space_module
@@ -190,9 +190,9 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):
             self.fail(field, "must be a number", value)
-        if not validation.in_interval(value, low, high, closed):
+        if not intervals.in_interval(value, low, high, closed):
             self.fail(field, "must be in "
-                      f"{validation.describe_interval(low, high, closed)}",
+                      f"{intervals.describe_interval(low, high, closed)}",
                       value)
         return float(value)
 
@@ -226,10 +226,10 @@ class _Checker:
         if sampling == "log" and lo <= 0:
             self.fail(field, "is searched on a log scale, so min must be > 0",
                       value)
-        if not (validation.in_interval(lo, low, high, closed)
-                and validation.in_interval(hi, low, high, closed)):
+        if not (intervals.in_interval(lo, low, high, closed)
+                and intervals.in_interval(hi, low, high, closed)):
             self.fail(field, "must lie within "
-                      f"{validation.describe_interval(low, high, closed)}",
+                      f"{intervals.describe_interval(low, high, closed)}",
                       value)
         return space_module.FloatRange(lo, hi, sampling)
 
@@ -443,7 +443,7 @@ def recipe_from_dict(document, path="<recipe>"):
             if sampling == "choices":
                 if not isinstance(value, list) or not value or any(
                         isinstance(v, bool) or not isinstance(v, (int, float))
-                        or not validation.in_interval(v, row.low, row.high,
+                        or not intervals.in_interval(v, row.low, row.high,
                                                       row.closed)
                         for v in value):
                     check.fail(field, "must be a non-empty list of numbers "
