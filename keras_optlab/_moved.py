@@ -33,14 +33,22 @@ MOVED = {
     "keras_optlab.optimizers.wrapper":
         "keras_optlab.optimizers.wrappers.wrapper",
     "keras_optlab.optimizers.sam": "keras_optlab.training.sam",
+    "keras_optlab.commands": "keras_optlab.cli.commands",
+    **{f"keras_optlab.commands.{name}": f"keras_optlab.cli.commands.{name}"
+       for name in ("bench", "compare", "landscape", "list_optimizers",
+                    "lr_find", "tune")},
 }
 
 
 # Names a package no longer defines itself: (package, name) -> new module.
 MOVED_NAMES = {
-    ("keras_optlab.optimizers", name): "keras_optlab.training"
-    for name in ("SAMModel", "sam_train_step", "SWACallback",
-                 "swa_batch_norm_update")
+    **{("keras_optlab.optimizers", name): "keras_optlab.training"
+       for name in ("SAMModel", "sam_train_step", "SWACallback",
+                    "swa_batch_norm_update")},
+    **{("keras_optlab.cli", name): "keras_optlab.cli.checks"
+       for name in ("UsageError", "check_output_file",
+                    "check_output_directory", "check_number",
+                    "check_numbers")},
 }
 
 

@@ -8,7 +8,8 @@ for one release.
   engine knows an optimizer only as the object it is handed).
 - Every old module path of `keras_optlab._moved.MOVED` imports the very
   module object of its new path, with a DeprecationWarning naming both; so
-  do the four training helpers' old names in `keras_optlab.optimizers`.
+  does every moved name of `MOVED_NAMES` (the training helpers' old names
+  in `keras_optlab.optimizers`, the argument checks' in `keras_optlab.cli`).
 """
 
 import ast
@@ -73,14 +74,12 @@ def test_old_module_paths_alias_the_new_modules(old, new):
     assert module.__name__ == new
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["SAMModel", "sam_train_step", "SWACallback", "swa_batch_norm_update"])
-def test_training_helpers_old_names_warn(name):
-    with pytest.warns(DeprecationWarning,
-                      match=f"keras_optlab.training.{name}"):
-        old = getattr(optimizers, name)
-    assert old is getattr(keras_optlab.training, name)
+@pytest.mark.parametrize("package, name", sorted(_moved.MOVED_NAMES))
+def test_moved_names_warn_and_are_the_new_objects(package, name):
+    new_module = _moved.MOVED_NAMES[(package, name)]
+    with pytest.warns(DeprecationWarning, match=f"{new_module}.{name}"):
+        old = getattr(importlib.import_module(package), name)
+    assert old is getattr(importlib.import_module(new_module), name)
 
 
 def test_unknown_attribute_still_fails():
