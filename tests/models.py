@@ -30,3 +30,11 @@ def assert_same_weights(a, b, rtol=0.0, atol=0.0):
     for i, (x, y) in enumerate(zip(a, b)):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol,
                                    err_msg=f"weight {i}")
+
+
+def linear_model(optimizer, jit_compile=False):
+    """Dense(1) on 3 inputs, compiled with `optimizer` (the model that
+    tests/wrapper_references.py's `linear_problem` trains)."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+    return model

@@ -449,7 +449,7 @@ def test_fresh_process_loads_every_optimizer_and_wrapper(tmp_path):
     each registered optimizer, Lookahead and SWA with their state, and
     SAMModel. (In-process reloads with continued training are checked in
     test_serialization.py, test_lookahead.py, test_swa.py, test_sam.py.)"""
-    from keras_optlab.optimizers import SAMModel
+    from keras_optlab.training import SAMModel
 
     expected = {}
 

@@ -8,6 +8,7 @@ import keras_optlab
 from keras_optlab.optimizers import Adam
 from keras_optlab.optimizers import Lookahead
 from tests import helpers
+from tests import models
 from tests import references as refs
 from tests import wrapper_references as wrefs
 
@@ -77,16 +78,10 @@ def test_gradient_accumulation_counts_real_updates():
                                           [reference.params], RTOL, ATOL)
 
 
-def _linear_model(optimizer, jit_compile=False):
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
-    return model
-
-
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_fit_follows_reference(jit_compile):
     x, y = wrefs.linear_problem()
-    model = _linear_model(
+    model = models.linear_model(
         Lookahead(keras.optimizers.SGD(0.1, momentum=0.5), 3, 0.5),
         jit_compile)
     params = [w.numpy() for w in model.weights]
@@ -102,11 +97,11 @@ def test_save_and_reload_mid_cycle_continues_identically(tmp_path):
     x, y = wrefs.linear_problem()
     fit = dict(batch_size=8, shuffle=False, verbose=0)
 
-    straight = _linear_model(Lookahead(Adam(0.05), sync_period=3))
+    straight = models.linear_model(Lookahead(Adam(0.05), sync_period=3))
     straight.set_weights([np.full((3, 1), 0.1), np.zeros(1)])
     straight.fit(x, y, epochs=2, **fit)
 
-    first = _linear_model(Lookahead(Adam(0.05), sync_period=3))
+    first = models.linear_model(Lookahead(Adam(0.05), sync_period=3))
     first.set_weights([np.full((3, 1), 0.1), np.zeros(1)])
     first.fit(x, y, epochs=1, **fit)  # 4 steps: one step past a sync
     slow = [w.numpy() for w in first.optimizer.slow_weights]
@@ -186,7 +181,7 @@ def test_bad_arguments(kwargs, error, text):
 
 def test_assign_slow_weights_to_model():
     x, y = wrefs.linear_problem()
-    model = _linear_model(Lookahead(Adam(0.05), sync_period=3))
+    model = models.linear_model(Lookahead(Adam(0.05), sync_period=3))
     model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     slow = [w.numpy() for w in model.optimizer.slow_weights]
     assert not np.allclose(model.weights[0].numpy(), slow[0])

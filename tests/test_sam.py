@@ -8,8 +8,8 @@ import keras
 import pytest
 
 from keras_optlab.optimizers import Adam
-from keras_optlab.optimizers import SAMModel
-from keras_optlab.optimizers import sam_train_step
+from keras_optlab.training import SAMModel
+from keras_optlab.training import sam_train_step
 from tests import helpers
 from tests import references as refs
 from tests import wrapper_references as wrefs

@@ -7,9 +7,10 @@ import pytest
 
 from keras_optlab.optimizers import SWA
 from keras_optlab.optimizers import Adam
-from keras_optlab.optimizers import SWACallback
-from keras_optlab.optimizers import swa_batch_norm_update
+from keras_optlab.training import SWACallback
+from keras_optlab.training import swa_batch_norm_update
 from tests import helpers
+from tests import models
 from tests import references as refs
 from tests import wrapper_references as wrefs
 
@@ -81,16 +82,10 @@ def test_assign_average_errors():
         optimizer.assign_average_to([stranger])
 
 
-def _linear_model(optimizer, jit_compile=False):
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
-    return model
-
-
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_fit_follows_reference(jit_compile):
     x, y = wrefs.linear_problem()
-    model = _linear_model(SWA(keras.optimizers.SGD(0.1), 3, 2), jit_compile)
+    model = models.linear_model(SWA(keras.optimizers.SGD(0.1), 3, 2), jit_compile)
     params = [w.numpy() for w in model.weights]
     model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
     reference = wrefs.SWARef(refs.GradientDescentRef(params), 3, 2)
@@ -108,11 +103,11 @@ def test_save_and_reload_mid_training_continues_identically(tmp_path):
     fit = dict(batch_size=8, shuffle=False, verbose=0)
     start = [np.full((3, 1), 0.1), np.zeros(1)]
 
-    straight = _linear_model(SWA(Adam(0.05), start_step=2, average_period=3))
+    straight = models.linear_model(SWA(Adam(0.05), start_step=2, average_period=3))
     straight.set_weights(start)
     straight.fit(x, y, epochs=3, **fit)
 
-    first = _linear_model(SWA(Adam(0.05), start_step=2, average_period=3))
+    first = models.linear_model(SWA(Adam(0.05), start_step=2, average_period=3))
     first.set_weights(start)
     first.fit(x, y, epochs=1, **fit)
     assert int(first.optimizer.models_averaged.numpy()) == 1
@@ -140,7 +135,7 @@ def test_skipped_nonfinite_step_is_not_averaged():
     x, y = wrefs.linear_problem()
     x = x.copy()
     x[9, 0] = np.nan  # in the second batch of 8
-    model = _linear_model(SWA(Adam(0.05, on_nonfinite="skip"), 1, 1))
+    model = models.linear_model(SWA(Adam(0.05, on_nonfinite="skip"), 1, 1))
     model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
     optimizer = model.optimizer
     assert int(optimizer.inner_optimizer.nonfinite_steps.numpy()) == 1
@@ -151,7 +146,7 @@ def test_skipped_nonfinite_step_is_not_averaged():
 
 def test_callback_assigns_the_average():
     x, y = wrefs.linear_problem()
-    model = _linear_model(SWA(keras.optimizers.SGD(0.1), 1, 1))
+    model = models.linear_model(SWA(keras.optimizers.SGD(0.1), 1, 1))
     model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0,
               callbacks=[SWACallback()])
     for got, want in zip(model.weights, model.optimizer.average_weights):

@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras_optlab.optimizers import SWA
 from keras_optlab.optimizers import Adam
 from keras_optlab.optimizers import Lookahead
-from keras_optlab.optimizers import swa_batch_norm_update
+from keras_optlab.training import swa_batch_norm_update
 from tests import models
 
 RTOL, ATOL = 1e-5, 1e-6

@@ -238,6 +238,11 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self.log_dir = os.fspath(log_dir)
         self.histograms = histograms
         self.subdir_per_fit = subdir_per_fit
+        self._forget_fit()
+
+    def _forget_fit(self):
+        """Drops what belongs to one fit (run folder, writer, traced probe
+        function, probe batch), made again at the next."""
         self.run_dir = None
         self._writer = None
         self._probe_function = None
@@ -246,19 +251,13 @@ class OptimizerMonitor(keras.callbacks.Callback):
         self._batches = 0
 
     def __deepcopy__(self, memo):
-        # Keras Tuner deep-copies callbacks per trial; the model, writer and
-        # traced function belong to one fit and are made again there.
+        # Keras Tuner deep-copies callbacks per trial.
         copy = OptimizerMonitor.__new__(OptimizerMonitor)
         keras.callbacks.Callback.__init__(copy)
         for key in ("update_freq", "probe_data", "log_dir", "histograms",
                     "subdir_per_fit"):
             setattr(copy, key, getattr(self, key))
-        copy.run_dir = None
-        copy._writer = None
-        copy._probe_function = None
-        copy._probe = None
-        copy._before = None
-        copy._batches = 0
+        copy._forget_fit()
         return copy
 
     # -- Keras callback hooks -------------------------------------------

@@ -28,7 +28,7 @@ DROPOUT = "dropout"
 LEARNING_RATE = "learning_rate"
 
 # For an optimizer that is not registered here (a Keras built-in with no
-# equivalent in `keras_optlab.compare`).
+# equivalent in `keras_optlab.lab.compare`).
 DEFAULT_LEARNING_RATE_RANGE = DEFAULT_LEARNING_RATE_SEARCH
 
 
