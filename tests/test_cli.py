@@ -27,6 +27,19 @@ def test_list_markdown(capsys):
     assert len(out) == 2 + len(optimizers.available())
 
 
+def test_list_says_where_weight_decay_is_coupled(capsys):
+    assert cli.main(["list"]) == 0
+    plain = capsys.readouterr().out
+    assert cli.main(["list", "--format", "markdown"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    coupled = {info.name for info in optimizers.available()
+               if info.weight_decay == "coupled"}
+    assert coupled == {"lars", "adan", "prodigy", "novograd"}
+    for info, row in zip(optimizers.available(), rows):
+        assert f"| {info.weight_decay} |" in row, row
+    assert plain.count("weight_decay: coupled") == len(coupled)
+
+
 def test_no_command_prints_help(capsys):
     assert cli.main([]) == 2
     assert "usage: optlab" in capsys.readouterr().out

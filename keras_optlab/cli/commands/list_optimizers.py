@@ -15,17 +15,24 @@ def add_arguments(parser):
     )
 
 
+# Where the paper puts `weight_decay` inside its rule, the same keyword
+# means something else than Keras' decoupled decay: the table says so.
+COUPLED = "coupled (inside the paper's rule)"
+
+
 def format_table(rows, markdown=False):
     if markdown:
-        lines = ["| name | class | what it does | paper |",
-                 "|---|---|---|---|"]
+        lines = ["| name | class | what it does | weight_decay | paper |",
+                 "|---|---|---|---|---|"]
         lines += [f"| `{r.name}` | `{r.cls.__name__}` | {r.description} | "
-                  f"{r.reference} |" for r in rows]
+                  f"{r.weight_decay} | {r.reference} |" for r in rows]
         return "\n".join(lines)
     width = max(len(r.name) for r in rows)
     lines = []
     for r in rows:
         lines.append(f"{r.name:<{width}}  {r.description}")
+        if r.weight_decay == "coupled":
+            lines.append(f"{'':<{width}}  weight_decay: {COUPLED}")
         lines.append(f"{'':<{width}}  paper: {r.reference}")
     return "\n".join(lines)
 
