@@ -261,6 +261,34 @@ TABLE = [
           "epsilon": 1e-6}],
         digits_learning_rate=1.0,
         convergence_learning_rates={"parabola": 1.0, "rosenbrock": 0.03}),
+    # Issue 14 (opt-b): MADGRAD, AdEMAMix.
+    Row("madgrad", refs.MADGRADRef,
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "momentum": 0.0},
+         {"learning_rate": 0.05, "momentum": 0.5, "weight_decay": 0.05,
+          "epsilon": 1e-3},
+         # epsilon above the cube root of nu early on.
+         {"learning_rate": 0.002, "momentum": 0.99, "epsilon": 1.0}],
+        digits_learning_rate=0.01,
+        convergence_learning_rates={"parabola": 0.03, "rosenbrock": 0.003}),
+    Row("ademamix", refs.AdEMAMixRef,
+        [{"learning_rate": 0.01},
+         # Both schedulers run for 20 of the 60 steps, then stay.
+         {"learning_rate": 0.01, "warmup_steps": 20},
+         {"learning_rate": 0.01, "warmup_steps": 100, "beta_3": 0.999,
+          "alpha": 8.0, "epsilon": 1e-3},
+         # beta_1 > beta_3: the min of f_beta3 holds beta_3 throughout.
+         {"learning_rate": 0.01, "warmup_steps": 30, "beta_1": 0.95,
+          "beta_3": 0.5, "alpha": 2.0},
+         {"learning_rate": 0.01, "warmup_steps": 1, "beta_3": 0.99},
+         {"learning_rate": 0.01, "beta_1": 0.0, "beta_2": 0.9,
+          "alpha": 0.0, "epsilon": 1.0}],
+        digits_learning_rate=0.003,
+        # beta_3 0.99: at 0.9999 the slow EMA (half-life ~6900 steps) still
+        # holds the first gradients when the budgets end (test_convergence).
+        convergence_learning_rates={
+            "parabola": {"learning_rate": 0.1, "beta_3": 0.99},
+            "rosenbrock": {"learning_rate": 0.01, "beta_3": 0.99}}),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

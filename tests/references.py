@@ -557,6 +557,72 @@ class NovoGradRef(Reference):
         return self.params[i] - lr * self.m[i]
 
 
+# --- Issue 14 (opt-b): MADGRAD, AdEMAMix ------------------------------------
+
+
+class MADGRADRef(Reference):
+    """Defazio and Jelassi (2021) Algorithm 1, paper index k = t - 1:
+    lambda_k = lr sqrt(k + 1); s += lambda_k g; nu += lambda_k g^2;
+    z = x_0 - s / (cbrt(nu) + eps); x = (1 - c) x + c z, c = 1 - momentum.
+    Weight decay as in the paper's experiments: lambda x_k added to g_k."""
+
+    handles_weight_decay = True
+
+    def setup(self, momentum=0.9, epsilon=1e-6, weight_decay=None):
+        self.c, self.eps = 1.0 - momentum, epsilon
+        self.lam = weight_decay or 0.0
+        self.x0 = [p.copy() for p in self.params]
+        self.s = self.zeros()
+        self.nu = self.zeros()
+
+    def update(self, i, g, lr):
+        k = self.t - 1
+        x = self.params[i]
+        g = g + self.lam * x
+        step = lr * np.sqrt(k + 1)
+        self.s[i] = self.s[i] + step * g
+        self.nu[i] = self.nu[i] + step * g * g
+        z = self.x0[i] - self.s[i] / (np.cbrt(self.nu[i]) + self.eps)
+        return (1.0 - self.c) * x + self.c * z
+
+
+class AdEMAMixRef(Reference):
+    """Pagliardini, Ablin and Grangier (2024) Algorithm 1: Adam's m_1 and
+    nu, bias-corrected, plus alpha(t) times the uncorrected slow EMA m_2 of
+    decay beta_3(t); eps outside the root. With T = warmup_steps and t < T
+    the paper's schedulers, alpha(t) = min(t alpha / T, alpha) and
+    beta_3(t) = min(exp(ln b_s ln b_3 / ((1 - t/T) ln b_3 + t/T ln b_s)),
+    b_3) with b_s = beta_1; from t = T on (and without T) the final
+    values. Decoupled weight decay is Keras' (run_reference)."""
+
+    def setup(self, beta_1=0.9, beta_2=0.999, beta_3=0.9999, alpha=5.0,
+              epsilon=1e-8, warmup_steps=None):
+        self.b1, self.b2, self.b3 = beta_1, beta_2, beta_3
+        self.alpha, self.eps, self.T = alpha, epsilon, warmup_steps
+        self.m1, self.m2, self.nu = self.zeros(), self.zeros(), self.zeros()
+
+    def scheduled(self, t):
+        """(beta_3(t), alpha(t))."""
+        if self.T is None or t >= self.T:
+            return self.b3, self.alpha
+        T, ln_s, ln_3 = self.T, np.log(self.b1), np.log(self.b3)
+        alpha = min(t * self.alpha / T, self.alpha)
+        beta_3 = min(np.exp(ln_s * ln_3
+                            / ((1 - t / T) * ln_3 + (t / T) * ln_s)), self.b3)
+        return beta_3, alpha
+
+    def update(self, i, g, lr):
+        t, b1, b2 = self.t, self.b1, self.b2
+        b3, alpha = self.scheduled(t)
+        self.m1[i] = b1 * self.m1[i] + (1 - b1) * g
+        self.m2[i] = b3 * self.m2[i] + (1 - b3) * g
+        self.nu[i] = b2 * self.nu[i] + (1 - b2) * g * g
+        m1_hat = self.m1[i] / (1 - b1**t)
+        nu_hat = self.nu[i] / (1 - b2**t)
+        return self.params[i] - lr * (m1_hat + alpha * self.m2[i]) / (
+            np.sqrt(nu_hat) + self.eps)
+
+
 class LazyAdamRef:
     """Adam applied row by row to the rows a sparse gradient names (summed
     over duplicate indices); other rows of theta, m and v keep their values.

@@ -63,7 +63,8 @@ def test_mirrored_strategy_matches_single_device(row, mirrored_strategy):
 
 # Rules with shared per-step state or first-step logic.
 @pytest.mark.parametrize(
-    "name", ["adan", "adabound", "qhadam", "lars", "prodigy"])
+    "name", ["adan", "adabound", "qhadam", "lars", "prodigy",
+             "madgrad", "ademamix"])
 def test_model_fit_equals_eager_apply(name):
     """model.fit (compiled train step) and eager `apply` give the same
     weights: shared state and first-step logic survive tf.function."""
@@ -75,7 +76,8 @@ def test_model_fit_equals_eager_apply(name):
         keras.utils.set_random_seed(5)
         return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
 
-    kwargs = {"lars": {"learning_rate": 5.0}}.get(name, {})
+    kwargs = {"lars": {"learning_rate": 5.0},
+              "ademamix": {"warmup_steps": 5}}.get(name, {})
     model = make_model()
     model.compile(optimizer=keras_optlab.optimizers.get(name, **kwargs), loss="mse")
     model.fit(x, y, batch_size=32, epochs=12, shuffle=False, verbose=0)

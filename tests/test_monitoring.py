@@ -116,6 +116,9 @@ STEP_SIZE_CASES = [
     ("adagrad paper", lambda: keras_optlab.optimizers.get(
         "adagrad", epsilon=0.1, epsilon_mode="outside")),
     ("adagrad", lambda: keras_optlab.optimizers.get("adagrad", epsilon=0.1)),
+    # With alpha 0 AdEMAMix is Adam with epsilon "outside".
+    ("ademamix alpha=0 eps=0.5", lambda: keras_optlab.optimizers.get(
+        "ademamix", learning_rate=0.01, alpha=0.0, epsilon=0.5)),
     ("keras Adam eps=0.5", lambda: keras.optimizers.Adam(0.01, epsilon=0.5)),
     ("keras Adam amsgrad", lambda: keras.optimizers.Adam(
         0.01, epsilon=0.1, amsgrad=True)),

@@ -110,6 +110,30 @@ class Bool:
 
 
 @dataclasses.dataclass(frozen=True)
+class Int:
+    """An integer of at least `low`, drawn up to `draw_high`; None where
+    optional."""
+    low: int
+    draw_high: int
+    optional: bool = False
+
+    def valid(self):
+        drawn = st.integers(self.low, self.draw_high)
+        return st.one_of(st.none(), drawn) if self.optional else drawn
+
+    def contains(self, value):
+        if value is None:
+            return self.optional
+        return isinstance(value, int) and value >= self.low
+
+    def invalid(self):
+        wrong = [self.low - 1, 2.5, "10", True, [1]]
+        if not self.optional:
+            wrong.append(None)
+        return st.sampled_from(wrong)
+
+
+@dataclasses.dataclass(frozen=True)
 class Choice:
     options: tuple
 
@@ -148,6 +172,8 @@ DRAW_HIGH = {
     # sma_threshold must also stay below 2 / (1 - beta_2) - 1 (checked in
     # RAdam): beta_2 >= 0.8 (DRAW_LOW) puts that limit at 9 or above.
     "sma_threshold": 8.5,
+    # AdEMAMix's weight of the slow EMA; its warm-up length (steps).
+    "alpha": 100.0, "warmup_steps": 10,
 }
 # Found here: the denominator sqrt(v) + d * epsilon is 0 in float32 once
 # d * epsilon is subnormal (d0 = 1e-15, epsilon = 1e-30), and a zero
@@ -165,6 +191,8 @@ def strategy_of(name, row):
         return Choice(tuple(row.choices))
     if row.kind == "patterns":
         return Patterns()
+    if row.kind == "int":
+        return Int(row.low, DRAW_HIGH[row.name], optional=row.optional)
     return Real(row.low, row.high, row.closed,
                 draw_high=DRAW_HIGH.get(row.name), optional=row.optional,
                 draw_low=DRAW_LOW.get((name, row.name)))

@@ -6,7 +6,9 @@ epsilons, NovoGrad's first step and its weight decay, LazyAdam's sparse
 rows (against a NumPy lazy Adam, and inside model.fit), Adan's first steps,
 AdaBound's bounds closing on SGD, QHAdam's limits, LARS' trust ratio,
 Prodigy's distance estimate and its once-per-step shared state under
-tf.function, model.fit, MirroredStrategy and save-and-reload. Step-by-step
+tf.function, model.fit, MirroredStrategy and save-and-reload, MADGRAD's
+x_0 and dual-averaging point, AdEMAMix's beta_3 scheduler as a linear
+half-life. Step-by-step
 agreement with the papers: tests/test_references.py; bad hyperparameters:
 tests/test_validation.py.
 """
@@ -687,3 +689,58 @@ def test_prodigy_ignores_variables_without_gradients():
     np.testing.assert_allclose(a.numpy(), only_a.params[0], rtol=1e-12)
     assert both.d == pytest.approx(only_a.d, rel=1e-12)
     assert math.isfinite(both.d)
+
+
+# --- Issue 14 (opt-b): MADGRAD, AdEMAMix ----------------------------------
+
+
+def _state(optimizer, name):
+    """The optimizer's state variable of the one model variable, by name."""
+    (found,) = [v for v in optimizer.variables if name in v.path]
+    return found.numpy()
+
+
+def test_madgrad_measures_from_the_weights_at_the_first_update():
+    """x_0 is the value at the first update, not at build (weights set in
+    between count); with momentum 0, x_{k+1} is the dual-averaging point
+    z_{k+1} = x_0 - s_{k+1} / (nu_{k+1}^(1/3) + eps)."""
+    (variable,) = helpers.make_variables([np.zeros(3)])
+    optimizer = optimizers.get("madgrad", learning_rate=0.1, momentum=0.0)
+    optimizer.build([variable])
+    x0 = np.array([1.0, -2.0, 0.5])
+    variable.assign(x0)
+    g1, g2 = np.array([1.0, -3.0, 0.0]), np.array([2.0, 1.0, 0.5])
+    optimizer.apply([g1], [variable])
+    optimizer.apply([g2], [variable])
+    lr = helpers.as_float32(0.1)
+    s = lr * g1 + lr * np.sqrt(2.0) * g2
+    nu = lr * g1**2 + lr * np.sqrt(2.0) * g2**2
+    np.testing.assert_allclose(variable.numpy(),
+                               x0 - s / (np.cbrt(nu) + 1e-6),
+                               rtol=helpers.RTOL64, atol=helpers.ATOL64)
+    np.testing.assert_array_equal(_state(optimizer, "x0"), x0)
+
+
+@pytest.mark.parametrize("beta_1", [0.9, 0.0])
+def test_ademamix_beta_3_scheduler_moves_the_half_life_linearly(beta_1):
+    """The paper's f_beta3 is the beta whose half-life h(beta) = ln(1/2) /
+    ln(beta) - 1 steps moves linearly from h(beta_1) to h(beta_3) over T
+    steps (h(0) = -1: beta_1 = 0 is the closed form's limit, finite).
+    m_2 on a constant gradient 1 is 1 - prod_t beta_3(t)."""
+    beta_3, T = 0.999, 8
+    optimizer = optimizers.get("ademamix", beta_1=beta_1, beta_3=beta_3,
+                               warmup_steps=T)
+    (variable,) = helpers.make_variables([np.zeros(2)])
+
+    def half_life(beta):
+        return -1.0 if beta == 0.0 else np.log(0.5) / np.log(beta) - 1.0
+
+    product = 1.0
+    for t in range(1, 12):
+        optimizer.apply([np.ones(2)], [variable])
+        a = min(t / T, 1.0)
+        h = (1 - a) * half_life(beta_1) + a * half_life(beta_3)
+        product *= 0.5 ** (1.0 / (h + 1.0))
+        np.testing.assert_allclose(_state(optimizer, "slow_momentum"),
+                                   1.0 - product, rtol=1e-12)
+    assert np.isfinite(variable.numpy()).all()

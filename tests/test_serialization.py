@@ -40,7 +40,9 @@ def test_registered_with_keras_saving(row):
 # Families of the optimizers added in the second round (the first round's
 # are fixed by tests/test_tuning_space.py's search space).
 FAMILIES = {"adan": "adam", "adabound": "adam", "qhadam": "adam",
-            "lars": "sgd", "prodigy": "adam"}
+            "lars": "sgd", "prodigy": "adam",
+            # Issue 14 (opt-b).
+            "madgrad": "adaptive", "ademamix": "adam"}
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

@@ -87,6 +87,10 @@ SEARCHED_IN_0_1_0 = {
     "adan": {**ADAM, "weight_decay": DECAY},
     "lars": {"learning_rate": LR["sgd"], "momentum": MOMENTUM},
     "prodigy": {**ADAM, "weight_decay": DECAY},
+    # Added after 0.1.0 (issue 14, opt-b), from their own tables.
+    "madgrad": {"learning_rate": LR["sgd"], "momentum": MOMENTUM,
+                "weight_decay": DECAY},
+    "ademamix": ADAM,
 }
 
 

@@ -76,6 +76,14 @@ def outside(row):
         return [("no-such-mode", ValueError), (None, ValueError)]
     if row.kind == "patterns":
         return [("bias", TypeError), ([1], TypeError), (["("], ValueError)]
+    if row.kind == "int":
+        cases = [(2.5, TypeError), (10.0, TypeError), ("10", TypeError),
+                 (True, TypeError), (math.nan, TypeError)]
+        if not row.optional:
+            cases.append((None, TypeError))
+        if row.low is not None:
+            cases += [(row.low - 1, ValueError), (row.low - 10, ValueError)]
+        return cases
     cases = [(math.nan, ValueError), ("0.1", TypeError), (True, TypeError),
              ([0.1], TypeError)]
     if not row.optional:

@@ -11,8 +11,8 @@ the rule applies, for the optimizers whose rule has one:
 
 ```
 Adam, AdamW, Nadam    lr / (sqrt(v_t / (1 - beta_2^t)) + eps')       on m_hat
-                      eps' = epsilon                 (epsilon_mode "outside",
-                                                      Keras' Nadam)
+(AdEMAMix: on m_hat   eps' = epsilon                 (epsilon_mode "outside",
+ + alpha m_2)                                         Keras' Nadam, AdEMAMix)
                       eps' = epsilon / sqrt(1 - beta_2^t)   ("hat", Keras'
                                                       Adam and AdamW)
                       (v_t is the running maximum under AMSGrad)
@@ -115,9 +115,10 @@ def _adam_epsilon_mode(inner):
     mode = getattr(inner, "epsilon_mode", None)
     if mode is not None:
         return mode
-    # Keras' Nadam puts epsilon after the bias correction, Keras' Adam,
-    # AdamW (and Lamb-like relatives) before it.
-    return "outside" if type(inner).__name__ == "Nadam" else "hat"
+    # Keras' Nadam and our AdEMAMix put epsilon after the bias correction,
+    # Keras' Adam, AdamW (and Lamb-like relatives) before it.
+    return "outside" if type(inner).__name__ in ("Nadam", "AdEMAMix") else (
+        "hat")
 
 
 def step_sizes(optimizer, trainable_variables):

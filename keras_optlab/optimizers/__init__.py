@@ -33,6 +33,9 @@ from keras_optlab.optimizers.adabound import AdaBound  # isort: skip
 from keras_optlab.optimizers.adan import Adan  # isort: skip
 from keras_optlab.optimizers.lars import LARS  # isort: skip
 from keras_optlab.optimizers.prodigy import Prodigy  # isort: skip
+# Issue 14 (opt-b): MADGRAD, AdEMAMix.
+from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
+from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -50,11 +53,13 @@ __all__ = [
     "Adam",
     "Adamax",
     "AdamW",
+    "AdEMAMix",
     "Adan",
     "GradientDescent",
     "LARS",
     "LazyAdam",
     "Lookahead",
+    "MADGRAD",
     "Momentum",
     "Nadam",
     "Nesterov",

@@ -4,9 +4,10 @@ It adds to `keras.optimizers.Optimizer` what every update rule here shares:
 checks of the base-class options (before any variable exists), the options
 `fused` and `on_nonfinite`, the helpers rules are written with (`scalar`,
 `bias_correction`, `assign_moving_average`, `squared_norm`, `dot`,
-`l1_norm`, `weight_decay_for`, `add_shared_scalar`), the per-step hooks
-`before_updates` and `after_updates`, and the checks and `get_config` of
-the hyperparameters a class declares in `hyperparameters` (spec.py).
+`l1_norm`, `keep_initial_value`, `weight_decay_for`, `add_shared_scalar`),
+the per-step hooks `before_updates` and `after_updates`, and the checks
+and `get_config` of the hyperparameters a class declares in
+`hyperparameters` (spec.py).
 
 How a step reaches `update_step` (sparse rows, the non-finite gate, weight
 decay, XLA and torch.compile) is keras_optlab/engine/step.py's; Keras'
@@ -380,6 +381,29 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             dtype=dtype,
             aggregation="only_first_replica",
             name=name,
+        )
+
+    def keep_initial_value(self, x0, variable):
+        """x0 <- variable on the first update, unchanged after: the x_0 of
+        rules that measure from, or average with, the starting point
+        (Prodigy, MADGRAD).
+
+        Taken at the first update rather than in `build`: weights loaded or
+        set after the optimizer was built count, and `build` may run where
+        assignments are not executed (model.fit's symbolic build). Under
+        gradient accumulation Keras' `iterations` already counts updates,
+        not micro-steps.
+        """
+        is_first_update = ops.equal(self.iterations, 0)
+        # Variables go through convert_to_tensor: jnp.where (JAX 0.10) no
+        # longer accepts objects that only define __jax_array__.
+        self.assign(
+            x0,
+            ops.where(
+                is_first_update,
+                ops.convert_to_tensor(variable),
+                ops.convert_to_tensor(x0),
+            ),
         )
 
     def weight_decay_for(self, variable, dtype):

@@ -214,23 +214,7 @@ class Prodigy(OptlabOptimizer):
         beta_3 = self._decay_rs
 
         x0 = self._initial_values[index]
-        # x_0 is taken at the first update rather than in `build`: weights
-        # loaded or set after the optimizer was built count, and `build`
-        # may run where assignments are not executed (model.fit's symbolic
-        # build).
-        # Under gradient accumulation Keras' `iterations` already counts
-        # updates, not micro-steps.
-        is_first_update = ops.equal(self.iterations, 0)
-        # Variables go through convert_to_tensor: jnp.where (JAX 0.10) no
-        # longer accepts objects that only define __jax_array__.
-        self.assign(
-            x0,
-            ops.where(
-                is_first_update,
-                ops.convert_to_tensor(variable),
-                ops.convert_to_tensor(x0),
-            ),
-        )
+        self.keep_initial_value(x0, variable)
         inner_product = self.dot(gradient, ops.subtract(x0, variable))
         self.assign(self._inner_products[index], inner_product)
         s_scale = d * d if self.safeguard_warmup else gamma * d * d

@@ -15,7 +15,7 @@ import warnings
 from keras_optlab import intervals
 from keras_optlab.optimizers import validation
 
-KINDS = ("float", "bool", "choice", "patterns")
+KINDS = ("float", "int", "bool", "choice", "patterns")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +63,12 @@ class Hyperparameter:
 
     Attributes:
         name: the constructor argument.
-        kind: `"float"`, `"bool"`, `"choice"` or `"patterns"` (None or a
-            list of regular expressions).
+        kind: `"float"`, `"int"` (an integer of at least `low`, e.g. a
+            number of steps), `"bool"`, `"choice"` or `"patterns"` (None or
+            a list of regular expressions).
         default: the constructor's default.
-        low, high: a float's bounds; None is unbounded on that side.
+        low, high: a float's bounds; None is unbounded on that side (an
+            int's `low` only).
         closed: two characters as in `validation.check_range`, e.g. `"[)"`.
         choices: the values a `"choice"` takes.
         optional: None is accepted (the feature is off).
@@ -109,6 +111,8 @@ class Hyperparameter:
         if self.kind == "float":
             return validation.check_range(self.name, value, self.low,
                                           self.high, self.closed)
+        if self.kind == "int":
+            return validation.check_int(self.name, value, self.low)
         if self.kind == "bool":
             return validation.check_bool(self.name, value)
         if self.kind == "patterns":
@@ -127,6 +131,10 @@ class Hyperparameter:
         if self.kind == "float":
             text = intervals.describe_interval(self.low, self.high,
                                                 self.closed)
+            return text + (" or None" if self.optional else "")
+        if self.kind == "int":
+            text = "an integer" + ("" if self.low is None
+                                   else f" >= {self.low}")
             return text + (" or None" if self.optional else "")
         if self.kind == "bool":
             return "True or False"
