@@ -108,7 +108,7 @@ class Prodigy(OptlabOptimizer):
                             doc="the first estimate of d"),
         spec.Hyperparameter("growth_rate", "float", math.inf, 1.0, math.inf,
                             doc="the most d grows per step"),
-        spec.weight_decay("lambda, coupled: added to the gradient",
+        spec.weight_decay("lambda, in the rule: x -= gamma_k d_k lambda x",
                           search=spec.WEIGHT_DECAY_SEARCH),
         spec.Hyperparameter("use_bias_correction", "bool", False,
                             doc="Adam-style bias correction of d"),
