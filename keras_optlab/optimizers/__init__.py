@@ -33,6 +33,10 @@ from keras_optlab.optimizers.adabound import AdaBound  # isort: skip
 from keras_optlab.optimizers.adan import Adan  # isort: skip
 from keras_optlab.optimizers.lars import LARS  # isort: skip
 from keras_optlab.optimizers.prodigy import Prodigy  # isort: skip
+# Issue 14 (opt-a): ADOPT, Lion, LAMB.
+from keras_optlab.optimizers.adopt import ADOPT  # isort: skip
+from keras_optlab.optimizers.lion import Lion  # isort: skip
+from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -43,6 +47,7 @@ from keras_optlab.optimizers.registry import rows
 from keras_optlab.optimizers import spec
 
 __all__ = [
+    "ADOPT",
     "AdaBelief",
     "AdaBound",
     "Adadelta",
@@ -52,8 +57,10 @@ __all__ = [
     "AdamW",
     "Adan",
     "GradientDescent",
+    "LAMB",
     "LARS",
     "LazyAdam",
+    "Lion",
     "Lookahead",
     "Momentum",
     "Nadam",
