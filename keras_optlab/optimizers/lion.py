@@ -5,6 +5,7 @@ from keras import ops
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.base import scalar
+from keras_optlab.optimizers.base import sign
 from keras_optlab.optimizers.registry import register
 
 
@@ -46,7 +47,9 @@ class Lion(OptlabOptimizer):
     default learning rate here is the paper's 1e-4 (Keras: 1e-3), and
     beta_1 = 0 is accepted (Keras refuses it: the step is then signSGD,
     sign(g_t), with m unused). From the authors' code and optax's `lion`:
-    the same update (optax's `mu_dtype` aside).
+    the same update (optax's `mu_dtype` aside). sign(NaN) is NaN here on
+    every backend; Keras' `Lion` on torch takes torch.sign's 0, so a
+    coordinate whose momentum became NaN stops moving there, silently.
 
     Args:
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
@@ -103,5 +106,5 @@ class Lion(OptlabOptimizer):
 
         c = ops.add(ops.multiply(m, scalar(self.beta_1, dtype)),
                     ops.multiply(gradient, scalar(1.0 - self.beta_1, dtype)))
-        self.assign_sub(variable, ops.multiply(ops.sign(c), lr))
+        self.assign_sub(variable, ops.multiply(sign(c), lr))
         self.assign_moving_average(m, gradient, self.beta_2)
