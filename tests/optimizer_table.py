@@ -291,6 +291,74 @@ TABLE = [
             "rosenbrock": {"learning_rate": 0.01, "beta_3": 0.99}}),
 ]
 
+# Issue 14 (opt-a): ADOPT, Lion, LAMB.
+
+
+def _lion(c):
+    # Keras' Lion refuses beta_1 = 0 (signSGD); same rule otherwise.
+    if c["beta_1"] == 0.0:
+        return None
+    return keras.optimizers.Lion(c["learning_rate"], beta_1=c["beta_1"],
+                                 beta_2=c["beta_2"],
+                                 weight_decay=c["weight_decay"])
+
+
+def _lamb(c):
+    # Keras' Lamb decays outside its trust ratio (decoupled): the same rule
+    # only without weight decay (the difference is in the README).
+    if c["weight_decay"]:
+        return None
+    return keras.optimizers.Lamb(c["learning_rate"], beta_1=c["beta_1"],
+                                 beta_2=c["beta_2"], epsilon=c["epsilon"])
+
+
+def _decaying(initial, decay_steps, decay_rate):
+    """A learning rate that shrinks to the tolerance: Lion's sign step and
+    LAMB's step of length lr * ||x|| keep their size at a constant rate."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial, decay_steps=decay_steps, decay_rate=decay_rate)
+
+
+TABLE += [
+    Row("adopt", refs.ADOPTRef,
+        # Random gradients: |g_t| / sqrt(v_{t-1}) is often above c_t, so
+        # the clip acts; beta_2 = 0 with clip_exponent 0 clips at 1 the
+        # ratio of two random gradients.
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "clip_exponent": None},
+         {"learning_rate": 0.02, "beta_2": 0.0, "clip_exponent": 0.0},
+         {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.9,
+          "epsilon": 1.0},
+         {"learning_rate": 0.01, "beta_1": 0.0, "weight_decay": 0.05}],
+        digits_learning_rate=0.003,
+        # v keeps the large early Rosenbrock gradients for ~1/(1 - beta_2)
+        # = 10^4 steps, so the step near the minimum is small: lr 0.3 (1.0
+        # also passes, 0.1 ends 0.012 away).
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.3}),
+    Row("lion", refs.LionRef,
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.9,
+          "weight_decay": 0.1},
+         {"learning_rate": 0.003, "beta_1": 0.0},
+         # c_t = m_{t-1}: no move at t = 1 (sign(0) = 0).
+         {"learning_rate": 0.01, "beta_1": 1.0, "beta_2": 0.0}],
+        digits_learning_rate=0.0003, keras_builtin=_lion,
+        convergence_learning_rates={
+            "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
+            "rosenbrock": {"learning_rate": _decaying(0.01, 1000, 0.5)}}),
+    Row("lamb", refs.LAMBRef,
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "weight_decay": 0.1},
+         {"learning_rate": 0.02, "beta_1": 0.0, "beta_2": 0.9,
+          "epsilon": 1.0, "weight_decay": 0.01},
+         {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.99,
+          "epsilon": 1e-8}],
+        digits_learning_rate=0.01, keras_builtin=_lamb,
+        convergence_learning_rates={
+            "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
+            "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
+]
+
 BY_NAME = {row.name: row for row in TABLE}
 
 

@@ -648,6 +648,80 @@ class LazyAdamRef:
                 np.sqrt(self.v[index]) + self.eps)
 
 
+class ADOPTRef(Reference):
+    """Taniguchi et al. (2024) ADOPT, the box of arXiv:2411.02853v3: the
+    first call's gradient is g_0, v_0 = g_0^2, no parameter update; then for
+    t = 1, 2, ... (t = calls before this one) m_t = b1 m + (1 - b1)
+    clip(g_t / max(sqrt(v_{t-1}), eps), t^e), theta -= lr m_t,
+    v_t = b2 v + (1 - b2) g_t^2; no clipping for clip_exponent None."""
+
+    def setup(self, beta_1=0.9, beta_2=0.9999, epsilon=1e-6,
+              clip_exponent=0.25):
+        self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
+        self.exponent = clip_exponent
+        self.m = self.zeros()
+        self.v = self.zeros()
+
+    def update(self, i, g, lr):
+        t = self.t - 1  # the paper's index: g_0 on the first call
+        if t == 0:
+            self.v[i] = g * g
+            return self.params[i]
+        normalised = g / np.maximum(np.sqrt(self.v[i]), self.eps)
+        if self.exponent is not None:
+            c = float(t) ** self.exponent
+            normalised = np.clip(normalised, -c, c)
+        self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * normalised
+        theta = self.params[i] - lr * self.m[i]
+        self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g * g
+        return theta
+
+
+class LionRef(Reference):
+    """Chen et al. (2023) Algorithm 2 without its weight decay, which is
+    Keras' decoupled decay (run_reference applies it before the step):
+    c = b1 m + (1 - b1) g; theta -= lr sign(c); m = b2 m + (1 - b2) g."""
+
+    def setup(self, beta_1=0.9, beta_2=0.99):
+        self.b1, self.b2 = beta_1, beta_2
+        self.m = self.zeros()
+
+    def update(self, i, g, lr):
+        c = self.b1 * self.m[i] + (1 - self.b1) * g
+        theta = self.params[i] - lr * np.sign(c)
+        self.m[i] = self.b2 * self.m[i] + (1 - self.b2) * g
+        return theta
+
+
+class LAMBRef(Reference):
+    """You et al. (2020) Algorithm 2 (arXiv:1904.00962v5): Adam's
+    bias-corrected ratio r = m_hat / (sqrt(v_hat) + eps), u = r + lambda x,
+    x -= lr ||x|| / ||u|| u per variable, phi the identity; the trust ratio
+    1 where a norm is zero."""
+
+    handles_weight_decay = True
+
+    def setup(self, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+              weight_decay=None):
+        self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
+        self.lam = weight_decay or 0.0
+        self.m = self.zeros()
+        self.v = self.zeros()
+
+    def update(self, i, g, lr):
+        b1, b2, t = self.b1, self.b2, self.t
+        x = self.params[i]
+        self.m[i] = b1 * self.m[i] + (1 - b1) * g
+        self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+        m_hat = self.m[i] / (1 - b1**t)
+        v_hat = self.v[i] / (1 - b2**t)
+        r = m_hat / (np.sqrt(v_hat) + self.eps)
+        u = r + self.lam * x
+        x_norm, u_norm = np.linalg.norm(x), np.linalg.norm(u)
+        ratio = x_norm / u_norm if x_norm > 0 and u_norm > 0 else 1.0
+        return x - lr * ratio * u
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

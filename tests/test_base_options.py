@@ -61,10 +61,12 @@ def test_option_matches_reference(row, option):
             np.testing.assert_allclose(variable.numpy(), want, RTOL, ATOL)
         assert not np.allclose(ema[-1][0], expected[-1][0])
     if option == "accumulation":
-        # Only every third call moves the parameters.
+        # Only every third call moves the parameters (the first update may
+        # not: ADOPT's only sets its second moment).
         np.testing.assert_array_equal(actual[0][0], params[0])
-        np.testing.assert_array_equal(actual[1][0], params[0])
-        assert not np.allclose(actual[2][0], params[0])
+        for k in (1, 3, 4):
+            np.testing.assert_array_equal(actual[k][0], actual[k - 1][0])
+        assert not np.allclose(actual[5][0], actual[4][0])
 
 
 @pytest.mark.parametrize("row", TABLE, ids=[r.name for r in TABLE])

@@ -63,8 +63,8 @@ def test_mirrored_strategy_matches_single_device(row, mirrored_strategy):
 
 # Rules with shared per-step state or first-step logic.
 @pytest.mark.parametrize(
-    "name", ["adan", "adabound", "qhadam", "lars", "prodigy",
-             "madgrad", "ademamix"])
+    "name", ["adan", "adabound", "qhadam", "lars", "prodigy", "adopt",
+             "lamb", "madgrad", "ademamix"])
 def test_model_fit_equals_eager_apply(name):
     """model.fit (compiled train step) and eager `apply` give the same
     weights: shared state and first-step logic survive tf.function."""

@@ -223,7 +223,7 @@ def test_auto_compiles_only_large_variables_and_false_none():
         np.testing.assert_allclose(a, b, rtol=RTOL64, atol=0)
 
 
-@pytest.mark.parametrize("name", ["lars", "novograd"])
+@pytest.mark.parametrize("name", ["lars", "novograd", "lamb"])
 def test_auto_compiles_norm_based_rules(name):
     """Their norms no longer make the compiled update slower than the plain
     one (base.squared_norm), so "auto" compiles them like the others."""

@@ -30,7 +30,11 @@ FILES = {
     "adamax_test.py": "Adamax",
     "nadam_test.py": "Nadam",
     "rmsprop_test.py": "RMSprop",
+    "lion_test.py": "Lion",
+    "lamb_test.py": "LAMB",
 }
+# Keras test files whose class is named differently from ours.
+KERAS_CLASS = {"lamb_test.py": "Lamb"}
 
 # (file, test class, test method) -> the deliberate difference (README.md,
 # "Keras' own optimizer tests", lists the same).
@@ -54,6 +58,15 @@ DIFFERENCES = {
         "ours is a ValueError naming the argument and value too, worded as "
         "every keras_optlab error (`weight_decay` must be a number in "
         "[0.0, inf) (use Adam for none))",
+    ("lion_test.py", "LionTest", "test_invalid_beta_1"):
+        "beta_1 = 0 is accepted (the step is then signSGD, sign(g)); the "
+        "other values are refused in keras_optlab's wording",
+    ("lion_test.py", "LionTest", "test_correctness_with_golden"):
+        "learning_rate defaults to the paper's 1e-4; Keras' to 1e-3",
+    ("lamb_test.py", "LambTest", "test_weight_decay"):
+        "weight decay is the paper's, inside the trust ratio: with a zero "
+        "gradient u = lambda x and the step is lr * x; Keras decays "
+        "x by lr * lambda * x outside the ratio",
 }
 
 
@@ -63,14 +76,18 @@ def load(file_name, class_name):
     with open(path, encoding="utf-8") as f:
         source = f.read()
     module_name = file_name[:-len("_test.py")]
-    keras_import = f"from keras.src.optimizers.{module_name} import {class_name}"
+    keras_name = KERAS_CLASS.get(file_name, class_name)
+    keras_import = (f"from keras.src.optimizers.{module_name} "
+                    f"import {keras_name}")
     assert keras_import in source, (file_name, "Keras changed its import")
-    source = source.replace(
-        keras_import, f"from keras_optlab.optimizers import {class_name}")
+    ours = f"from keras_optlab.optimizers import {class_name}"
+    if keras_name != class_name:
+        ours += f" as {keras_name}"
+    source = source.replace(keras_import, ours)
     module = types.ModuleType(f"keras_test_files.{module_name}_test")
     module.__file__ = path
     exec(compile(source, path, "exec"), module.__dict__)
-    assert getattr(module, class_name) is getattr(optimizers, class_name)
+    assert getattr(module, keras_name) is getattr(optimizers, class_name)
     return module
 
 

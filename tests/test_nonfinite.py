@@ -98,6 +98,11 @@ def test_raise_names_the_variable_before_writing(row):
     assert int(optimizer.nonfinite_steps) == 0
 
 
+# Keras' twins that lose a NaN: on torch keras.ops.sign(NaN) is 0
+# (torch.sign), so Keras' Lion leaves a poisoned coordinate where it is.
+KERAS_DROPS_NAN = {("lion", "torch")}
+
+
 @pytest.mark.parametrize("row", rows_params())
 def test_apply_poisons_as_keras_does(row):
     """The default runs the update rule on the NaN, as Keras' optimizers
@@ -110,6 +115,8 @@ def test_apply_poisons_as_keras_does(row):
     weights = _run(optimizer, params, poisoned[:2], compiled=False)
     assert np.isnan(weights[0].flat[1])
     builtin = row.keras_builtin(optimizer.get_config())
+    if (row.name, keras.backend.backend()) in KERAS_DROPS_NAN:
+        builtin = None
     if builtin is not None:
         expected = _run(builtin, params, poisoned[:2], compiled=False)
         for got, want in zip(weights, expected):

@@ -169,6 +169,7 @@ DRAW_HIGH = {
     "initial_accumulator_value": 10.0, "momentum_decay": 1.0,
     "final_lr": 1.0, "gamma": 10.0, "eta": 1.0, "d0": 1.0,
     "growth_rate": 100.0,
+    "clip_exponent": 1.0,  # ADOPT's c_t = t^clip_exponent (paper: 1/4)
     # sma_threshold must also stay below 2 / (1 - beta_2) - 1 (checked in
     # RAdam): beta_2 >= 0.8 (DRAW_LOW) puts that limit at 9 or above.
     "sma_threshold": 8.5,

@@ -55,8 +55,8 @@ def test_follows_reference(row, setting):
     assert not np.allclose(actual[-1][0], params[0])
 
 
-# Sizes around the blocks of `blocked_sum`, which the norms of LARS and
-# NovoGrad use when compiled (the SHAPES above fit in one block): 1200 = 37
+# Sizes around the blocks of `blocked_sum`, which the norms of LARS,
+# NovoGrad and LAMB use when compiled (the SHAPES above fit in one block): 1200 = 37
 # blocks of 32 + 16, 2048 = 64 blocks, 1113 = 34 blocks + 25, and 7.
 NORM_SHAPES = [(40, 30), (2048,), (3, 7, 53), (7,)]
 
@@ -73,7 +73,8 @@ def test_blocked_sum_matches_numpy(size):
 
 @pytest.mark.parametrize(
     "row, setting",
-    [p for p in settings_params() if p.values[0].name in ("lars", "novograd")])
+    [p for p in settings_params()
+     if p.values[0].name in ("lars", "novograd", "lamb")])
 def test_norm_based_rules_follow_reference_on_larger_variables(row, setting):
     params, grads = helpers.random_problem(STEPS, seed=8, shapes=NORM_SHAPES)
     optimizer = helpers.make_optimizer(row.name, **setting)

@@ -691,6 +691,119 @@ def test_prodigy_ignores_variables_without_gradients():
     assert math.isfinite(both.d)
 
 
+# --- ADOPT, Lion, LAMB (issue 14, opt-a) -----------------------------------
+
+
+def test_adopt_first_call_only_sets_the_second_moment():
+    """The paper's g_0: v_0 = g_0^2, m and theta unchanged; the next call
+    normalises by |g_0| and clips at c_1 = 1^(1/4) = 1."""
+    lr, b1 = 0.1, 0.9
+    optimizer = helpers.make_optimizer("adopt", learning_rate=lr, beta_1=b1)
+    theta = np.array([1.0, -2.0, 0.5])
+    g_0 = np.array([0.5, -0.25, 2.0])
+    (variable,) = helpers.make_variables([theta])
+    optimizer.apply([g_0], [variable])
+    np.testing.assert_array_equal(variable.numpy(), theta)
+    m, v = optimizer._momentums[0], optimizer._velocities[0]
+    np.testing.assert_array_equal(np.asarray(m.numpy()), 0.0)
+    np.testing.assert_array_equal(np.asarray(v.numpy()), g_0**2)
+    g_1 = np.array([0.25, 1.0, -3.0])  # g_1 / |g_0| = 0.5, 4 and -1.5
+    optimizer.apply([g_1], [variable])
+    clipped = np.array([0.5, 1.0, -1.0])
+    np.testing.assert_allclose(
+        variable.numpy(), theta - helpers.as_float32(lr) * (1 - b1) * clipped,
+        rtol=1e-12)
+
+
+def test_adopt_clip_grows_as_t_to_the_quarter():
+    """v_0 = 1 and beta_2 = 0 keep v = 1; with beta_1 = 0 and a gradient of
+    100 each step moves by exactly lr * c_t = lr * t^(1/4)."""
+    lr = 0.5
+    optimizer = helpers.make_optimizer("adopt", learning_rate=lr, beta_1=0.0,
+                                       beta_2=0.0)
+    (variable,) = helpers.make_variables([np.zeros(1)])
+    optimizer.apply([np.ones(1)], [variable])  # g_0: v_0 = 1
+    positions = []
+    for _ in range(5):
+        optimizer.apply([np.ones(1)], [variable])  # v stays 1
+        positions.append(float(variable.numpy()[0]))
+    optimizer_big = helpers.make_optimizer("adopt", learning_rate=lr,
+                                           beta_1=0.0, beta_2=0.0)
+    (big,) = helpers.make_variables([np.zeros(1)])
+    optimizer_big.apply([np.ones(1)], [big])
+    lr = helpers.as_float32(lr)
+    for t in range(1, 6):
+        before = float(big.numpy()[0])
+        optimizer_big.apply([np.full(1, 100.0)], [big])
+        np.testing.assert_allclose(before - float(big.numpy()[0]),
+                                   lr * t**0.25, rtol=1e-12)
+        # v_t = g_t^2 = 1e4 from here: undo it to keep the clip active.
+        optimizer_big._velocities[0].assign(np.ones(1))
+    np.testing.assert_allclose(positions, -lr * np.arange(1, 6), rtol=1e-12)
+
+
+def test_lion_moves_every_coordinate_by_the_learning_rate():
+    """|theta_t - theta_{t-1}| = lr wherever c_t != 0, whatever the size of
+    the gradient."""
+    lr = 0.01
+    optimizer = helpers.make_optimizer("lion", learning_rate=lr)
+    params, grads = helpers.random_problem(10, seed=4)
+    history = helpers.run_keras(optimizer, params, grads)
+    previous = params
+    for step in history:
+        for before, after in zip(previous, step):
+            np.testing.assert_allclose(np.abs(after - before),
+                                       helpers.as_float32(lr), rtol=1e-9)
+        previous = step
+
+
+def test_lamb_step_length_is_lr_times_the_norm_of_x():
+    """The trust ratio makes ||x_t - x_{t-1}|| = lr ||x_{t-1}|| per
+    variable, with and without weight decay."""
+    for weight_decay in (None, 0.1):
+        lr = 0.01
+        optimizer = helpers.make_optimizer("lamb", learning_rate=lr,
+                                           weight_decay=weight_decay)
+        params, grads = helpers.random_problem(5, seed=5)
+        history = helpers.run_keras(optimizer, params, grads)
+        previous = params
+        for step in history:
+            for before, after in zip(previous, step):
+                np.testing.assert_allclose(
+                    np.linalg.norm(after - before),
+                    helpers.as_float32(lr) * np.linalg.norm(before),
+                    rtol=1e-9)
+            previous = step
+
+
+def test_lamb_trust_ratio_is_one_for_a_zero_variable():
+    """A zero-initialised bias moves by lr * r (the box's ratio would be 0
+    and keep it at 0 for ever); at t = 1 r = g / (|g| + eps)."""
+    lr, eps = 0.1, 1e-6
+    optimizer = helpers.make_optimizer("lamb", learning_rate=lr,
+                                       epsilon=eps)
+    (variable,) = helpers.make_variables([np.zeros(3)])
+    g = np.array([1.0, -2.0, 0.5])
+    optimizer.apply([g], [variable])
+    np.testing.assert_allclose(
+        variable.numpy(), -helpers.as_float32(lr) * g / (np.abs(g) + eps),
+        rtol=1e-12)
+
+
+def test_lamb_weight_decay_is_inside_the_ratio_and_respects_exclusion():
+    """A zero gradient: u = lambda x, so the ratio is 1 / lambda and the
+    step lr * x (not lr * lambda * x, nor Keras' decay as well); an excluded
+    variable has u = 0 and stays."""
+    lr = 0.1
+    optimizer = helpers.make_optimizer("lamb", learning_rate=lr,
+                                       weight_decay=0.01)
+    decayed, excluded = helpers.make_variables([np.full(2, 2.0),
+                                                np.full(2, 2.0)])
+    optimizer.exclude_from_weight_decay(var_list=[excluded])
+    optimizer.apply([np.zeros(2), np.zeros(2)], [decayed, excluded])
+    np.testing.assert_allclose(decayed.numpy(),
+                               2.0 * (1 - helpers.as_float32(lr)), rtol=1e-12)
+    np.testing.assert_array_equal(excluded.numpy(), [2.0, 2.0])
 # --- Issue 14 (opt-b): MADGRAD, AdEMAMix ----------------------------------
 
 

@@ -68,7 +68,8 @@ def test_docs_table_is_generated_from_the_tables():
 def test_weight_decay_coupled_where_the_paper_puts_it_in_the_rule():
     coupled = {name for name, info in INFOS.items()
                if info.weight_decay == "coupled"}
-    assert coupled == {"novograd", "adan", "lars", "prodigy", "madgrad"}
+    assert coupled == {"novograd", "adan", "lars", "prodigy", "lamb",
+                       "madgrad"}
     for name, info in INFOS.items():
         assert (info.weight_decay == "coupled") == \
             info.cls.couples_weight_decay

@@ -87,6 +87,12 @@ SEARCHED_IN_0_1_0 = {
     "adan": {**ADAM, "weight_decay": DECAY},
     "lars": {"learning_rate": LR["sgd"], "momentum": MOMENTUM},
     "prodigy": {**ADAM, "weight_decay": DECAY},
+    # Issue 14 (opt-a): not in 0.1.0; their own tables' ranges.
+    "adopt": {"learning_rate": LR["adam"], "beta_2": BETA_2},
+    "lion": {"learning_rate": FloatRange(1e-6, 1e-3, "log"),
+             "beta_2": Choices((0.98, 0.99))},
+    "lamb": {"learning_rate": FloatRange(1e-4, 1e-1, "log"),
+             "beta_2": BETA_2, "weight_decay": DECAY},
     # Added after 0.1.0 (issue 14, opt-b), from their own tables.
     "madgrad": {"learning_rate": LR["sgd"], "momentum": MOMENTUM,
                 "weight_decay": DECAY},

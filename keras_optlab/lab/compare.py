@@ -39,6 +39,9 @@ DEFAULT_GRIDS = {
 }
 SPECIAL_GRIDS = {"adadelta": (3.0, 1.0, 0.3), "adagrad": (0.3, 0.1, 0.03),
                  "keras:Adadelta": (3.0, 1.0, 0.3)}
+# Lion's sign step moves every weight by lr: 3-10x below Adam's rates.
+SPECIAL_GRIDS.update({"lion": (1e-3, 3e-4, 1e-4),
+                      "keras:Lion": (1e-3, 3e-4, 1e-4)})
 KERAS_FAMILIES = {"SGD": "sgd", "Adagrad": "adaptive", "RMSprop": "adaptive"}
 
 

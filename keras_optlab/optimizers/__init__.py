@@ -33,7 +33,10 @@ from keras_optlab.optimizers.adabound import AdaBound  # isort: skip
 from keras_optlab.optimizers.adan import Adan  # isort: skip
 from keras_optlab.optimizers.lars import LARS  # isort: skip
 from keras_optlab.optimizers.prodigy import Prodigy  # isort: skip
-# Issue 14 (opt-b): MADGRAD, AdEMAMix.
+# Issue 14: ADOPT, Lion, LAMB, MADGRAD, AdEMAMix.
+from keras_optlab.optimizers.adopt import ADOPT  # isort: skip
+from keras_optlab.optimizers.lion import Lion  # isort: skip
+from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
@@ -46,6 +49,7 @@ from keras_optlab.optimizers.registry import rows
 from keras_optlab.optimizers import spec
 
 __all__ = [
+    "ADOPT",
     "AdaBelief",
     "AdaBound",
     "Adadelta",
@@ -56,8 +60,10 @@ __all__ = [
     "AdEMAMix",
     "Adan",
     "GradientDescent",
+    "LAMB",
     "LARS",
     "LazyAdam",
+    "Lion",
     "Lookahead",
     "MADGRAD",
     "Momentum",

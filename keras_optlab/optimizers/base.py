@@ -54,6 +54,23 @@ def minimum(a, b):
     return ops.where(ops.less(a, b), a, b)
 
 
+def sign(x):
+    """-1, 0 or 1 elementwise, NaN where x is NaN on every backend (Keras
+    3.15's torch backend, as torch.sign, gives 0 there)."""
+    x = ops.convert_to_tensor(x)
+    return ops.where(ops.isnan(x), x, ops.sign(x))
+
+
+def ratio_or_one(numerator, denominator, defined):
+    """numerator / denominator where `defined` (a boolean scalar) holds,
+    else 1, with no division by the denominator there: the trust ratios of
+    LARS and LAMB, which their implementations take as 1 where a norm is
+    0."""
+    safe = ops.where(defined, denominator, ops.ones_like(denominator))
+    return ops.where(defined, ops.divide(numerator, safe),
+                     ops.ones_like(numerator))
+
+
 def _check_fused(value):
     if not (isinstance(value, bool) or value == "auto"):
         raise ValueError(

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import ratio_or_one
 from keras_optlab.optimizers.registry import register
 
 
@@ -130,15 +131,8 @@ class LARS(OptlabOptimizer):
         denominator = g_norm
         if weight_decay is not None:
             denominator = ops.add(g_norm, ops.multiply(w_norm, weight_decay))
-        both_positive = ops.logical_and(w_norm > 0, g_norm > 0)
-        safe_denominator = ops.where(
-            both_positive, denominator, ops.ones_like(denominator)
-        )
-        return ops.where(
-            both_positive,
-            ops.divide(ops.multiply(w_norm, self.eta), safe_denominator),
-            ops.ones_like(w_norm),
-        )
+        return ratio_or_one(ops.multiply(w_norm, self.eta), denominator,
+                            ops.logical_and(w_norm > 0, g_norm > 0))
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
