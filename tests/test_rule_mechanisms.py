@@ -807,7 +807,7 @@ def test_lamb_weight_decay_is_inside_the_ratio_and_respects_exclusion():
 # --- Issue 14 (opt-b): MADGRAD, AdEMAMix ----------------------------------
 
 
-def _state(optimizer, name):
+def _state_named(optimizer, name):
     """The optimizer's state variable of the one model variable, by name."""
     (found,) = [v for v in optimizer.variables if name in v.path]
     return found.numpy()
@@ -831,7 +831,7 @@ def test_madgrad_measures_from_the_weights_at_the_first_update():
     np.testing.assert_allclose(variable.numpy(),
                                x0 - s / (np.cbrt(nu) + 1e-6),
                                rtol=helpers.RTOL64, atol=helpers.ATOL64)
-    np.testing.assert_array_equal(_state(optimizer, "x0"), x0)
+    np.testing.assert_array_equal(_state_named(optimizer, "x0"), x0)
 
 
 @pytest.mark.parametrize("beta_1", [0.9, 0.0])
@@ -854,6 +854,6 @@ def test_ademamix_beta_3_scheduler_moves_the_half_life_linearly(beta_1):
         a = min(t / T, 1.0)
         h = (1 - a) * half_life(beta_1) + a * half_life(beta_3)
         product *= 0.5 ** (1.0 / (h + 1.0))
-        np.testing.assert_allclose(_state(optimizer, "slow_momentum"),
+        np.testing.assert_allclose(_state_named(optimizer, "slow_momentum"),
                                    1.0 - product, rtol=1e-12)
     assert np.isfinite(variable.numpy()).all()
