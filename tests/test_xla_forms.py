@@ -105,8 +105,24 @@ def test_compiled_update_makes_no_hidden_copies(row, path):
         helpers.MEMORY_SLACK * memory["argument_bytes"]), memory
 
 
+# Known gaps, measured; strict, so a fix shows up as a failure to remove.
+COSTLIER_THAN_KERAS = {
+    ("jax", "lamb"): "with two variables of one shape, JAX's compiled LAMB "
+    "step makes 24 loops and holds 409,652 B of temporaries against "
+    "keras.optimizers.Lamb's 22 and 262,204 B (the broadcast bias "
+    "corrections, shared by both variables' norm loops); with mixed shapes "
+    "and on TensorFlow it costs less than Keras'",
+}
+
+
+def _twin(row):
+    reason = COSTLIER_THAN_KERAS.get((BACKEND, row.name))
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(row, id=row.name, marks=marks)
+
+
 KERAS_TWINS = [
-    pytest.param(row, id=row.name) for row in TABLE
+    _twin(row) for row in TABLE
     if row.keras_builtin(helpers.make_optimizer(row.name).get_config())
     is not None
 ]
