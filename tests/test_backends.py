@@ -43,15 +43,26 @@ EXTRA = {
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Each backend's files in two processes of about equal length, so that the
+# suite's two workers share the four (one process per backend took a
+# worker for four minutes).
+HALVES = {
+    "references": PORTABLE[:7],
+    "training": PORTABLE[7:],
+}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="started once, from the TensorFlow run")
+@pytest.mark.parametrize("half", list(HALVES))
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_optimizer_table_on_backend(backend):
+def test_optimizer_table_on_backend(backend, half):
     env = {**os.environ, "KERAS_BACKEND": backend}
+    files = HALVES[half] + (EXTRA[backend] if half == "training" else [])
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-n", "0", "-x", *PORTABLE, *EXTRA[backend]],
+         "-n", "0", "-x", *files],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
