@@ -22,6 +22,7 @@ import numpy as np
 from keras_optlab import atomic
 from keras_optlab import optimizers as optlab_optimizers
 from keras_optlab.lab.landscape.trajectory import make_optimizer
+from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers import validation
 from keras_optlab.tuning import models
 from keras_optlab.tuning import recipes
@@ -38,28 +39,25 @@ DEFAULT_GRIDS = {
     "adam": (0.01, 0.003, 0.001),
 }
 SPECIAL_GRIDS = {"adadelta": (3.0, 1.0, 0.3), "adagrad": (0.3, 0.1, 0.03),
-                 "keras:Adadelta": (3.0, 1.0, 0.3)}
-# Lion's sign step moves every weight by lr: 3-10x below Adam's rates.
-SPECIAL_GRIDS.update({"lion": (1e-3, 3e-4, 1e-4),
-                      "keras:Lion": (1e-3, 3e-4, 1e-4)})
-KERAS_FAMILIES = {"SGD": "sgd", "Adagrad": "adaptive", "RMSprop": "adaptive"}
-
-
-# Keras built-ins whose class name is not a registered name or class name.
-KERAS_EQUIVALENTS = {"SGD": "gradient_descent"}
+                 # Lion's sign step moves every weight by lr: 3-10x below
+                 # Adam's rates.
+                 "lion": (1e-3, 3e-4, 1e-4)}
 
 DIGITS_TARGET = 0.95
 
 
-def _keras_class(name):
-    """The Keras optimizer class of `"keras:<Class>"`; a ValueError naming
-    the value when there is none."""
-    cls = getattr(keras.optimizers, name[len("keras:"):], None)
-    if not (isinstance(cls, type)
-            and issubclass(cls, keras.optimizers.Optimizer)):
-        raise ValueError(f"Unknown Keras optimizer. Received: "
-                         f"optimizer={name!r}")
-    return cls
+def _info(name):
+    """The registry row of a name, or the `KerasOptimizerInfo` of
+    `"keras:<name>"` (a Keras optimizer takes the grid and range of ours
+    with the same rule); a ValueError naming the value when unknown."""
+    if keras_builtins.is_keras_name(name):
+        return keras_builtins.lookup(name)
+    info = optlab_optimizers.lookup(name)
+    if info is None:
+        known = ", ".join(i.name for i in optlab_optimizers.available())
+        raise ValueError(f"Unknown optimizer (known: {known}, or "
+                         f"keras:<name>). Received: optimizer={name!r}")
+    return info
 
 
 def check_names(names):
@@ -69,44 +67,40 @@ def check_names(names):
         raise ValueError("At least one optimizer is needed. Received: "
                          "names=[]")
     for name in names:
-        if name.startswith("keras:"):
-            _keras_class(name)
-        elif optlab_optimizers.lookup(name) is None:
-            known = ", ".join(i.name for i in optlab_optimizers.available())
-            raise ValueError(f"Unknown optimizer (known: {known}, or "
-                             f"keras:<Class>). Received: optimizer={name!r}")
+        _info(name)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"An optimizer is listed twice. Received: "
                          f"optimizer={repeated[0]!r}")
 
 
+def _registered(name):
+    """The registry row whose grid and range `name` uses, or None (a Keras
+    optimizer with no rule of ours)."""
+    info = _info(name)
+    if keras_builtins.is_keras_name(name):
+        return info.same_rule
+    return info
+
+
 def default_grid(name):
     """The learning rates tried for an optimizer name on the digits MLP."""
-    check_names([name])
-    if name in SPECIAL_GRIDS:
-        return SPECIAL_GRIDS[name]
-    if name.startswith("keras:"):
-        return DEFAULT_GRIDS[KERAS_FAMILIES.get(name[6:], "adam")]
-    return DEFAULT_GRIDS[optlab_optimizers.lookup(name).family]
+    info = _registered(name)
+    if info is None:
+        return DEFAULT_GRIDS["adam"]
+    return SPECIAL_GRIDS.get(info.name, DEFAULT_GRIDS[info.family])
 
 
 def learning_rate_range(name, search_space=None):
     """The search range of an optimizer's learning rate (a log-scale
     `FloatRange`), from `keras_optlab.tuning.space`: the recipe's own range
     when `search_space` (a recipe's `SearchSpace`) sets one, else the range
-    `optlab tune` searches for that optimizer. A Keras built-in gets the
+    `optlab tune` searches for that optimizer. A Keras optimizer gets the
     range of the registered optimizer of the same rule (`keras:Adam` that of
     `adam`, `keras:SGD` that of `gradient_descent`), else the default."""
-    check_names([name])
-    if name.startswith("keras:"):
-        class_name = name[len("keras:"):]
-        info = optlab_optimizers.lookup(
-            KERAS_EQUIVALENTS.get(class_name, class_name))
-        if info is None:
-            return space_module.DEFAULT_LEARNING_RATE_RANGE
-    else:
-        info = optlab_optimizers.lookup(name)
+    info = _registered(name)
+    if info is None:
+        return space_module.DEFAULT_LEARNING_RATE_RANGE
     if search_space is not None and info.name in search_space.optimizers:
         return search_space.arguments(info.name)[space_module.LEARNING_RATE]
     return space_module.default_learning_rate_range(info)

@@ -46,6 +46,7 @@ from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
 from keras_optlab.optimizers.registry import lookup
 from keras_optlab.optimizers.registry import rows
+from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers import spec
 
 __all__ = [
@@ -118,7 +119,8 @@ def get(identifier, **kwargs):
 
     Args:
         identifier: a short name (`"adam"`, `"nesterov"`) or class name
-            (`"Adam"`); a config dict, either `{"class_name": ...,
+            (`"Adam"`); `"keras:<name>"` for Keras' own optimizer of that
+            class name, case and underscores ignored (`"keras:lion"`); a config dict, either `{"class_name": ...,
             "config": {...}}` as written by `keras.optimizers.serialize` or
             with a short name as `class_name`; or an optimizer instance,
             returned as it is.
@@ -131,6 +133,8 @@ def get(identifier, **kwargs):
     """
     if isinstance(identifier, keras.optimizers.Optimizer):
         return identifier
+    if keras_builtins.is_keras_name(identifier):
+        return keras_builtins.get(identifier, **kwargs)
     if isinstance(identifier, str):
         info = lookup(identifier)
         if info is None:

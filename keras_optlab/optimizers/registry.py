@@ -45,6 +45,16 @@ class OptimizerInfo:
         return spec.weight_decay_kind(self.cls)
 
     @property
+    def spec_rows(self):
+        """The class's `spec.Hyperparameter` rows."""
+        return self.cls.hyperparameters
+
+    def row(self, argument):
+        """The `spec.Hyperparameter` row of `argument` (a KeyError if
+        none)."""
+        return self.cls.row(argument)
+
+    @property
     def hyperparameters(self):
         """The class's hyperparameter table as rows of text: argument,
         default, accepted values, searched range, paper default, meaning

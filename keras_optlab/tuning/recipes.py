@@ -41,7 +41,8 @@ The fields (all optional except where said; see tuning/digits.toml):
                                     # default is 3 per hyperparameter)
 
     [space]
-    optimizers = ["momentum", "adam"]   # registry names; all by default
+    optimizers = ["momentum", "adam"]   # registry names, or keras:<name>
+                                        # for Keras' own; all by default
     batch_sizes = [32, 64, 128]
     dropout = [0.0, 0.5]            # a range, or one number to fix it
     conditional = ["momentum", "beta_2", "epsilon", "weight_decay"]
@@ -70,6 +71,7 @@ import tomllib
 from keras_tuner.engine import metrics_tracking
 
 from keras_optlab import optimizers
+from keras_optlab.optimizers import keras_builtins
 from keras_optlab import intervals
 from keras_optlab.tuning import datasets
 from keras_optlab.tuning import models
@@ -393,9 +395,16 @@ def recipe_from_dict(document, path="<recipe>"):
         check.fail("space.optimizers", "must be a non-empty list of "
                    "optimizer names", names)
     for item in names:
-        if item not in known:
+        if keras_builtins.is_keras_name(item):
+            try:
+                keras_builtins.lookup(item)
+            except ValueError:
+                check.fail("space.optimizers", "names an unknown Keras "
+                           f"optimizer (known: "
+                           f"{', '.join(keras_builtins.names())})", item)
+        elif item not in known:
             check.fail("space.optimizers", "names an unknown optimizer "
-                       f"(known: {', '.join(known)})", item)
+                       f"(known: {', '.join(known)}, or keras:<name>)", item)
     if len(set(names)) != len(names):
         check.fail("space.optimizers", "lists an optimizer twice", names)
     batch_sizes = check.int_list(space_table, "space", "batch_sizes",
@@ -439,7 +448,7 @@ def recipe_from_dict(document, path="<recipe>"):
                            value)
             # The bounds the optimizer itself enforces, checked here so a
             # bad range fails before training, not in the middle of a trial.
-            row = optimizers.lookup(optimizer).cls.row(argument)
+            row = space.info(optimizer).row(argument)
             if sampling == "choices":
                 if not isinstance(value, list) or not value or any(
                         isinstance(v, bool) or not isinstance(v, (int, float))

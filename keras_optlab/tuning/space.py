@@ -18,6 +18,7 @@ used for Inception on ImageNet) for the Adam family.
 import dataclasses
 
 from keras_optlab import optimizers
+from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers.spec import Choices
 from keras_optlab.optimizers.spec import DEFAULT_LEARNING_RATE_SEARCH
 from keras_optlab.optimizers.spec import FloatRange
@@ -32,23 +33,24 @@ LEARNING_RATE = "learning_rate"
 DEFAULT_LEARNING_RATE_RANGE = DEFAULT_LEARNING_RATE_SEARCH
 
 
-def searched_ranges(cls):
-    """`{argument: range}` of the rows of `cls.hyperparameters` that are
-    searched, in declaration order (the learning rate first)."""
-    return {row.name: row.search for row in cls.hyperparameters
+def searched_ranges(info):
+    """`{argument: range}` of the hyperparameter rows of a registry row (or
+    a Keras optimizer's `KerasOptimizerInfo`) that are searched, in
+    declaration order (the learning rate first)."""
+    return {row.name: row.search for row in info.spec_rows
             if row.search is not None}
 
 
 def default_learning_rate_range(info):
     """The learning-rate range searched for one registry row."""
-    return searched_ranges(info.cls).get(LEARNING_RATE,
+    return searched_ranges(info).get(LEARNING_RATE,
                                          DEFAULT_LEARNING_RATE_RANGE)
 
 
 def conditional_arguments(info):
     """The optimizer arguments searched for one registry row, besides the
     learning rate."""
-    return [name for name in searched_ranges(info.cls)
+    return [name for name in searched_ranges(info)
             if name != LEARNING_RATE]
 
 
@@ -57,7 +59,7 @@ def search_kinds():
     every conditional argument: how a recipe writes its range."""
     kinds = {}
     for info in optimizers.available():
-        for name, value_range in searched_ranges(info.cls).items():
+        for name, value_range in searched_ranges(info).items():
             kinds.setdefault(name, "choices" if isinstance(
                 value_range, Choices) else value_range.sampling)
     return kinds
@@ -81,8 +83,10 @@ class SearchSpace:
     """What a search varies.
 
     Args:
-        optimizers: registry names to choose from; `None` means every
-            registered optimizer.
+        optimizers: registry names, or `"keras:<name>"` for Keras' own
+            optimizers (searched over the ranges of our optimizer with the
+            same rule), to choose from; `None` means every registered
+            optimizer.
         batch_sizes: the batch sizes to choose from.
         dropout: a `FloatRange` for the dropout rate, or a float to fix it.
         conditional: the optimizer arguments to search (a subset of
@@ -104,13 +108,18 @@ class SearchSpace:
         if not names:
             raise ValueError("A search needs at least one optimizer. "
                              "Received: optimizers=[]")
+        self._infos = {}
         for name in names:
-            if name not in known:
+            if keras_builtins.is_keras_name(name):
+                self._infos[name] = keras_builtins.lookup(name)
+            elif name in known:
+                self._infos[name] = known[name]
+            else:
                 raise ValueError(
                     f"Unknown optimizer. Received: optimizers={name!r}. "
-                    f"Known names: {', '.join(known)}")
+                    f"Known names: {', '.join(known)}, or keras:<name> "
+                    "for a Keras optimizer")
         self.optimizers = list(names)
-        self._infos = {name: known[name] for name in self.optimizers}
         if self.conditional is not None:
             known_arguments = conditional_names()
             for argument in self.conditional:
@@ -124,13 +133,18 @@ class SearchSpace:
                              "Received: batch_sizes=()")
         self.batch_sizes = tuple(int(b) for b in self.batch_sizes)
 
+    def info(self, optimizer):
+        """The registry row of a chosen optimizer, or the
+        `KerasOptimizerInfo` of a `"keras:<name>"`."""
+        return self._infos[optimizer]
+
     def arguments(self, optimizer):
         """The searched constructor arguments of one optimizer, with ranges:
         `{"learning_rate": FloatRange(...), "epsilon": ...}`."""
         info = self._infos[optimizer]
         result = {LEARNING_RATE: self._override(
             LEARNING_RATE, optimizer, default_learning_rate_range(info))}
-        for argument, value_range in searched_ranges(info.cls).items():
+        for argument, value_range in searched_ranges(info).items():
             if argument == LEARNING_RATE or (
                     self.conditional is not None
                     and argument not in self.conditional):

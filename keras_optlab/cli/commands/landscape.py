@@ -70,8 +70,9 @@ def check(args):
                              f"--start={args.start!r}")
     runs = []
     for name in names:
-        lr = rates.get(name, default_learning_rate(function, name))
         try:
+            lr = rates[name] if name in rates else \
+                default_learning_rate(function, name)
             make_optimizer(name, lr)  # an unknown name or a bad rate
         except (ValueError, TypeError) as error:
             raise UsageError(f"--optimizers {name}: "

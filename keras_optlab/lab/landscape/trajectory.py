@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_optlab import optimizers as optlab_optimizers
 from keras_optlab.lab.landscape import functions
+from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers import validation
 
 
@@ -30,24 +31,20 @@ def default_learning_rate(function, optimizer):
     name = function if isinstance(function, str) else function.name
     if name == "rosenbrock" and optimizer in ROSENBROCK_LEARNING_RATES:
         return ROSENBROCK_LEARNING_RATES[optimizer]
-    info = optlab_optimizers.lookup(optimizer.split(":")[-1])
-    if optimizer in ("keras:SGD",) or (info and info.family == "sgd"):
+    if keras_builtins.is_keras_name(optimizer):
+        info = keras_builtins.lookup(optimizer).same_rule
+    else:
+        info = optlab_optimizers.lookup(optimizer)
+    if info is not None and info.family == "sgd":
         return 5e-3
     return 5e-2
 
 
 def make_optimizer(identifier, learning_rate):
-    """A registered keras_optlab name (`"adam"`), `"keras:<Class>"` for a
-    Keras built-in (`"keras:SGD"`), or an optimizer instance."""
+    """A registered keras_optlab name (`"adam"`), `"keras:<name>"` for a
+    Keras optimizer (`"keras:SGD"`), or an optimizer instance."""
     if isinstance(identifier, keras.optimizers.Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.startswith("keras:"):
-        cls = getattr(keras.optimizers, identifier[len("keras:"):], None)
-        if not (isinstance(cls, type)
-                and issubclass(cls, keras.optimizers.Optimizer)):
-            raise ValueError(f"Unknown Keras optimizer. Received: "
-                             f"optimizer={identifier!r}")
-        return cls(learning_rate=learning_rate)
     return optlab_optimizers.get(identifier, learning_rate=learning_rate)
 
 
