@@ -69,7 +69,7 @@ def add_arguments(parser):
     parser.add_argument(
         "recipe", nargs="?", default=None, metavar="RECIPE",
         help="a recipe .toml file or the name of a bundled one (digits, "
-             "imagenet_style, quick); default: digits")
+             "imagenet_style, mnist1d, quick); default: digits")
     parser.add_argument("--tuner", choices=TUNER_CHOICES,
                         help="override the recipe's tuner")
     parser.add_argument("--max-trials", type=int, metavar="N",
