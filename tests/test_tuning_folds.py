@@ -133,12 +133,12 @@ def test_summary_is_the_mean_and_std_of_the_folds():
 
 def test_search_never_sees_the_test_set_which_scores_the_best_model(
         tmp_path, seen):
-    recipe = recipes.load_recipe(tiny_recipe(tmp_path, samples=600))
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path, samples=200))
     data = recipe.load_data()
     result = run_search(recipe, directory=str(tmp_path / "runs"),
                         progress=None, data=data)
     test_rows = rows_of(data.x_test)
-    assert len(seen) == 4 and len(test_rows) == 360
+    assert len(seen) == 4 and len(test_rows) == 200
     for x in seen:
         assert not rows_of(x) & test_rows
     best = result.best
@@ -273,3 +273,20 @@ def test_resume_inside_a_trials_folds(tmp_path, monkeypatch, seen):
             "epochs_chosen")
     for got, want in zip(resumed.rows, whole.rows):
         assert {k: got[k] for k in keys} == {k: want[k] for k in keys}
+
+
+def test_a_search_resumes_only_with_the_folds_it_started_with(tmp_path):
+    project = str(tmp_path / "p")
+    search_module.check_same_folds(project, 3, has_trials=False)
+    search_module.check_same_folds(project, 3, has_trials=True)
+    with pytest.raises(search_module.FoldsMismatch) as info:
+        search_module.check_same_folds(project, None, has_trials=True)
+    assert str(info.value) == (
+        f"The search in {project} was started with folds=3; resume it with "
+        "the same folds, or start afresh with overwrite (--overwrite). "
+        "Received: folds=None")
+    # A search started before cross-validation existed had no folds.
+    older = str(tmp_path / "older")
+    with pytest.raises(search_module.FoldsMismatch, match="started with "
+                       "folds=None;.*Received: folds=5$"):
+        search_module.check_same_folds(older, 5, has_trials=True)

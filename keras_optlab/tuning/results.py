@@ -215,7 +215,8 @@ def write_results(tuner, space, results_dir, best_model=None,
             atomic.write_atomically(target, best_model.save)
         paths["best_model"] = target
         if test_data is not None:
-            model = best_model or keras.models.load_model(target)
+            model = best_model if best_model is not None else \
+                keras.models.load_model(target)
             best["test"] = evaluate_on_test(model, *test_data)
             best["test_value"] = best["test"].get(test_name(objective))
             for row in rows:

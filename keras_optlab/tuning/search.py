@@ -1,6 +1,7 @@
 """Running a recipe: data, HyperModel, tuner, callbacks, results."""
 
 import dataclasses
+import json
 import os
 import time
 
@@ -8,6 +9,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from keras_optlab import atomic
 from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning import results as results_module
 from keras_optlab.tuning import space as space_module
@@ -71,6 +73,32 @@ def build_callbacks(recipe, tensorboard_dir, pruning):
     # adds its hparams callback next to it.
     callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
     return callbacks
+
+
+FOLDS_FILE = "cross_validation.json"
+
+
+class FoldsMismatch(ValueError):
+    """A search resumed with other `folds` than it was started with."""
+
+
+def check_same_folds(project_dir, folds, has_trials):
+    """Records a search's `folds` in its project; a resumed search must use
+    the same (its trials' scores would not compare otherwise)."""
+    path = os.path.join(project_dir, FOLDS_FILE)
+    previous = folds
+    if os.path.isfile(path):
+        with open(path) as f:
+            previous = json.load(f).get("folds")
+    elif has_trials:
+        previous = None  # started without cross-validation
+    if previous != folds:
+        raise FoldsMismatch(
+            f"The search in {project_dir} was started with folds={previous}"
+            "; resume it with the same folds, or start afresh with "
+            f"overwrite (--overwrite). Received: folds={folds}")
+    os.makedirs(project_dir, exist_ok=True)
+    atomic.write_json(path, {"folds": folds})
 
 
 def retrain_best(hypermodel, hp, epochs, x, y, seed):
@@ -153,6 +181,8 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     project_dir = search_tuner.project_dir
     tensorboard_dir = os.path.join(project_dir, "tensorboard")
     if role != "worker":
+        check_same_folds(project_dir, folds,
+                         bool(search_tuner.oracle.trials))
         done = sum(1 for t in search_tuner.oracle.trials.values()
                    if t.status == "COMPLETED")
         say(f"search: {kind} tuner, {trials} trials of at most "

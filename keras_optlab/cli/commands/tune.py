@@ -165,18 +165,22 @@ def check(args):
 
 def run(args):
     from keras_optlab.tuning import results
+    from keras_optlab.tuning import search as search_module
     from keras_optlab.tuning.search import run_search
 
     path, recipe, data = check(args)
     set_distributed_environment(args)
     print(f"recipe: {path}" + (f" ({recipe.description})"
                                if recipe.description else ""), flush=True)
-    result = run_search(
-        recipe, tuner=args.tuner, max_trials=args.max_trials,
-        directory=args.directory, overwrite=args.overwrite,
-        seed=args.seed, pruning=False if args.no_pruning else None,
-        progress=lambda line: print(line, flush=True), data=data,
-        folds=getattr(args, "folds", None))
+    try:
+        result = run_search(
+            recipe, tuner=args.tuner, max_trials=args.max_trials,
+            directory=args.directory, overwrite=args.overwrite,
+            seed=args.seed, pruning=False if args.no_pruning else None,
+            progress=lambda line: print(line, flush=True), data=data,
+            folds=getattr(args, "folds", None))
+    except search_module.FoldsMismatch as error:
+        raise UsageError(str(error)) from None
     if result.role == "worker":
         print(f"worker done in {result.seconds:.1f} s; the chief writes the "
               "results", flush=True)
