@@ -369,3 +369,33 @@ def test_test_split_out_of_range(value):
     with pytest.raises(DatasetError, match=r"^`test_split` must be in "
                        rf"\[0, 1\). Received: test_split={value}$"):
         load_dataset("digits", test_split=value)
+
+
+def test_the_papers_models_have_its_parameter_counts():
+    """Greydanus 2020's PyTorch models on length-40 MNIST-1D: ConvBase
+    (Conv1d 1->25 k5, 25->25 k3, 25->25 k3, Linear 125->10) has 150 + 1900
+    + 1900 + 1260 = 5210 parameters; GRUBase (bidirectional, 6 cells, Linear
+    480->10) 2 * 3 * (6 + 36 + 6 + 6) + 4810 = 5134; the MLP 40-100-100-10
+    15210."""
+    from keras_optlab.tuning import models
+
+    conv = models.conv1d_net((40, 1), 10, 0.0)
+    assert conv.count_params() == 5210
+    assert conv.layers[-4].output.shape[1:] == (5, 25)  # the last conv
+    assert models.gru_net((40, 1), 10, 0.0).count_params() == 5134
+    assert models.mlp((40, 1), 10, 0.0, (100, 100)).count_params() == 15210
+
+
+def test_a_gru_search_on_mnist1d(tmp_path, mnist1d_cache):
+    from keras_optlab.tuning import recipes
+    from keras_optlab.tuning.search import run_search
+
+    path = tmp_path / "m.toml"
+    path.write_text('[data]\ndataset = "mnist1d"\nmax_samples = 200\n'
+                    '[model]\nkind = "gru"\nunits = [4]\n'
+                    '[search]\nmax_trials = 1\nepochs = 1\n'
+                    '[space]\noptimizers = ["adam"]\nbatch_sizes = [100]\n')
+    result = run_search(recipes.load_recipe(path),
+                        directory=str(tmp_path / "runs"), progress=None)
+    assert result.rows[0]["status"] == "COMPLETED"
+    assert 0.0 <= result.best["test"]["test_accuracy"] <= 1.0
