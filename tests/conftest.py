@@ -64,3 +64,21 @@ def _fresh_keras_state():
     keras.utils.clear_session(free_memory=False)
     keras.utils.set_random_seed(1234)
     yield
+
+
+@pytest.fixture(scope="session")
+def mnist1d_cache(tmp_path_factory):
+    """A cache folder holding MNIST-1D, generated once per test session
+    (per xdist worker) and pointed to by $KERAS_OPTLAB_CACHE, so tests that
+    load `dataset="mnist1d"` read it instead of generating it (~3 s)."""
+    from keras_optlab.tuning import datasets
+
+    folder = tmp_path_factory.mktemp("optlab_cache")
+    datasets.mnist1d(folder)
+    previous = os.environ.get("KERAS_OPTLAB_CACHE")
+    os.environ["KERAS_OPTLAB_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("KERAS_OPTLAB_CACHE", None)
+    else:
+        os.environ["KERAS_OPTLAB_CACHE"] = previous

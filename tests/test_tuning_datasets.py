@@ -17,11 +17,13 @@ from keras_optlab.tuning.datasets import load_dataset
 def test_digits():
     data = load_dataset("digits", validation_split=0.25)
     assert data.input_shape == (8, 8, 1) and data.num_classes == 10
-    assert len(data.x_train) + len(data.x_val) == 1797
-    assert len(data.x_val) == round(1797 * 0.25)
+    # A fixed fifth (360) is the test set; the split takes the rest.
+    assert len(data.x_train) + len(data.x_val) == 1797 - 360
+    assert len(data.x_val) == round((1797 - 360) * 0.25)
     assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
     small = load_dataset("digits", max_samples=100)
     assert len(small.x_train) == 100 and len(small.x_val) == 100
+    assert len(small.x_test) == 100
 
 
 def test_synthetic_images_shapes_and_labels():
@@ -249,3 +251,151 @@ def test_recipe_with_bad_data_fails_in_the_check_before_any_training(
     err = capsys.readouterr().err.strip()
     assert '`model.kind` = "conv" does not fit the data' in err
     assert "\n" not in err
+
+
+# --- MNIST-1D and the held-out test set -----------------------------------
+
+def rows(x):
+    """Each sample's bytes, to compare sets of samples by content."""
+    return {np.ascontiguousarray(sample).tobytes() for sample in x}
+
+
+def test_mnist1d_is_generated_offline_deterministically(monkeypatch,
+                                                         mnist1d_cache):
+    """No network: every socket connection fails during the generation;
+    the arrays equal the cached ones (generated earlier in the session),
+    and the global random generators the package seeds are left alone."""
+    import random
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("MNIST-1D generation tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    np.random.seed(123)
+    random.seed(123)
+    expected_numpy, expected_python = np.random.random(), random.random()
+    np.random.seed(123)
+    random.seed(123)
+    arrays = datasets.generate_mnist1d()
+    assert (np.random.random(), random.random()) == (expected_numpy,
+                                                      expected_python)
+    assert arrays["x"].shape == (4000, 40, 1) and arrays["x"].dtype == \
+        np.float32
+    assert arrays["x_test"].shape == (1000, 40, 1)
+    assert set(np.unique(arrays["y"])) == set(range(10))
+    cached = datasets.mnist1d(mnist1d_cache)
+    for name in ("x", "y", "x_test", "y_test"):
+        np.testing.assert_array_equal(arrays[name], cached[name])
+
+
+def test_mnist1d_keeps_its_test_split_out_of_training(mnist1d_cache):
+    data = load_dataset("mnist1d", validation_split=0.2, seed=4)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (
+        3200, 800, 1000)
+    assert data.input_shape == (40, 1) and data.num_classes == 10
+    cached = datasets.mnist1d(mnist1d_cache)
+    np.testing.assert_array_equal(data.x_test, cached["x_test"])
+    assert rows(data.x_train) | rows(data.x_val) == rows(cached["x"])
+    assert not rows(data.x_test) & (rows(data.x_train) | rows(data.x_val))
+    # The file was written atomically: no temporary file is left.
+    assert os.listdir(mnist1d_cache) == [datasets.MNIST1D_FILE]
+    with pytest.raises(DatasetError, match=r"has its own test split.*"
+                       r"Received: test_split=0\.1$"):
+        load_dataset("mnist1d", test_split=0.1)
+
+
+def test_mnist1d_cache_is_regenerated_when_damaged(tmp_path, monkeypatch):
+    """The cache mechanics, with a stand-in for the (slower) generation:
+    a damaged file is replaced, a good one is read without generating."""
+    made = []
+
+    def generate():
+        made.append(1)
+        return {"x": np.ones((4, 40, 1), "float32"), "y": np.arange(4),
+                "x_test": np.zeros((2, 40, 1), "float32"),
+                "y_test": np.arange(2)}
+
+    monkeypatch.setattr(datasets, "generate_mnist1d", generate)
+    (tmp_path / datasets.MNIST1D_FILE).write_bytes(b"not a zip")
+    arrays = datasets.mnist1d(tmp_path)
+    assert made == [1] and arrays["x"].shape == (4, 40, 1)
+    again = datasets.mnist1d(tmp_path)
+    assert made == [1]
+    np.testing.assert_array_equal(again["y_test"], arrays["y_test"])
+    assert os.listdir(tmp_path) == [datasets.MNIST1D_FILE]
+
+
+def test_digits_test_part_is_fixed_stratified_and_apart():
+    first = load_dataset("digits", seed=0)
+    other = load_dataset("digits", seed=9, validation_split=0.3)
+    np.testing.assert_array_equal(first.x_test, other.x_test)
+    assert len(first.x_test) == 360
+    assert len(first.x_train) + len(first.x_val) + len(first.x_test) == 1797
+    counts = np.bincount(first.y_test, minlength=10)
+    everything = np.bincount(datasets._digits()[1], minlength=10)
+    # Stratified: each class's share of the test part is its share of all.
+    assert np.all(np.abs(counts - everything * 0.2) <= 1)
+    assert not rows(first.x_test) & (rows(first.x_train) | rows(first.x_val))
+    assert not load_dataset("digits", test_split=0.0).has_test
+
+
+def test_npz_test_arrays_and_test_split(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(60, 3)), rng.choice(["a", "b"], size=60)
+    own = tmp_path / "own.npz"
+    np.savez(own, x=x[:40], y=y[:40], x_test=x[40:], y_test=y[40:])
+    data = load_dataset(str(own))
+    np.testing.assert_allclose(data.x_test, x[40:].astype("float32"))
+    assert [data.class_names[i] for i in data.y_test] == list(y[40:])
+    with pytest.raises(DatasetError, match="Received: test_split=0.25$"):
+        load_dataset(str(own), test_split=0.25)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, x=x, y=y)
+    data = load_dataset(str(plain), test_split=0.25)
+    assert len(data.x_test) == 15
+    assert len(data.x_train) + len(data.x_val) == 45
+    assert not load_dataset(str(plain)).has_test
+    half = tmp_path / "half.npz"
+    np.savez(half, x=x, y=y, x_test=x[:5])
+    with pytest.raises(DatasetError, match="only one of 'x_test' and "
+                       "'y_test'"):
+        load_dataset(str(half))
+
+
+@pytest.mark.parametrize("value", [1.0, -0.1])
+def test_test_split_out_of_range(value):
+    with pytest.raises(DatasetError, match=r"^`test_split` must be in "
+                       rf"\[0, 1\). Received: test_split={value}$"):
+        load_dataset("digits", test_split=value)
+
+
+def test_the_papers_models_have_its_parameter_counts():
+    """Greydanus 2020's PyTorch models on length-40 MNIST-1D: ConvBase
+    (Conv1d 1->25 k5, 25->25 k3, 25->25 k3, Linear 125->10) has 150 + 1900
+    + 1900 + 1260 = 5210 parameters; GRUBase (bidirectional, 6 cells, Linear
+    480->10) 2 * 3 * (6 + 36 + 6 + 6) + 4810 = 5134; the MLP 40-100-100-10
+    15210."""
+    from keras_optlab.tuning import models
+
+    conv = models.conv1d_net((40, 1), 10, 0.0)
+    assert conv.count_params() == 5210
+    assert conv.layers[-4].output.shape[1:] == (5, 25)  # the last conv
+    assert models.gru_net((40, 1), 10, 0.0).count_params() == 5134
+    assert models.mlp((40, 1), 10, 0.0, (100, 100)).count_params() == 15210
+
+
+def test_a_gru_search_on_mnist1d(tmp_path, mnist1d_cache):
+    from keras_optlab.tuning import recipes
+    from keras_optlab.tuning.search import run_search
+
+    path = tmp_path / "m.toml"
+    path.write_text('[data]\ndataset = "mnist1d"\nmax_samples = 200\n'
+                    '[model]\nkind = "gru"\nunits = [4]\n'
+                    '[search]\nmax_trials = 1\nepochs = 1\n'
+                    '[space]\noptimizers = ["adam"]\nbatch_sizes = [100]\n')
+    result = run_search(recipes.load_recipe(path),
+                        directory=str(tmp_path / "runs"), progress=None)
+    assert result.rows[0]["status"] == "COMPLETED"
+    assert 0.0 <= result.best["test"]["test_accuracy"] <= 1.0

@@ -118,7 +118,9 @@ def test_resume_after_sigkill_mid_trial(tmp_path):
 
 # Every line `optlab tune` prints on stdout, on a chief or a worker.
 OUR_LINES = re.compile(
-    r"(recipe|data|search|chief|best|TensorBoard): .*|"
+    r"(recipe|data|search|chief|best|best model|TensorBoard): .*|"
+    r"(cross-validation|test set \(held out, used once\)): .*|"
+    r"  fold \d+ of \d+: .*|retraining trial .*|"
     r"trial \d+ of \d+(: | done in ).*|worker done in .*|search took .*|"
     r"results in .*:|  \w+\.(json|csv|keras)|"
     r" trial  optimizer .*|[ *]\d+  .*|")

@@ -28,7 +28,8 @@ def write(tmp_path, text, name="r.toml"):
     return path
 
 
-@pytest.mark.parametrize("name", ["digits", "imagenet_style", "quick"])
+@pytest.mark.parametrize("name", ["digits", "imagenet_style", "mnist1d",
+                                  "quick"])
 def test_shipped_recipes_load(name):
     recipe = recipes.load_recipe(RECIPES / f"{name}.toml")
     assert recipe.name == name
@@ -106,6 +107,23 @@ BAD = [
      'model.kind="transformer"'),
     ('[pruning]\nn_startup_trials = 0\n', "`pruning.n_startup_trials`",
      "pruning.n_startup_trials=0"),
+    ('[data]\nfolds = 1\n', "`data.folds` must be an integer in [2, 100]",
+     "data.folds=1"),
+    ('[data]\nfolds = "5"\n', "`data.folds`", 'data.folds="5"'),
+    ('[data]\nfolds = 3\n[search]\ntuner = "hyperband"\n',
+     '`data.folds` does not apply to search.tuner = "hyperband"',
+     "data.folds=3"),
+    ('[data]\ntest_split = 1.0\n', "`data.test_split` must be in [0.0, 1.0)",
+     "data.test_split=1.0"),
+    ('[data]\ndataset = "mnist1d"\ntest_split = 0.2\n',
+     '`data.test_split` does not apply to dataset = "mnist1d"',
+     "data.test_split=0.2"),
+    ('[model]\nkind = "conv1d"\nunits = [8]\n',
+     '`model.units` does not apply to model.kind="conv1d"',
+     "model.units=[8]"),
+    ('[model]\nkind = "gru"\nfilters = [8]\n',
+     '`model.filters` does not apply to model.kind="gru"',
+     "model.filters=[8]"),
 ]
 
 

@@ -1,19 +1,33 @@
 """Datasets a search trains on.
 
-* `"digits"`: scikit-learn's bundled 8x8 digits (1797 images, no download).
+* `"digits"`: scikit-learn's bundled 8x8 digits (1797 images, no download);
+  a fixed stratified fifth (360 images, `DIGITS_TEST_SPLIT`) is the test set.
+* `"mnist1d"`: MNIST-1D (Greydanus 2020, arXiv:2011.14439), 4000 training
+  and 1000 test sequences of length 40 (shape `(40, 1)`), 10 classes,
+  generated offline by the `mnist1d` package with its default arguments
+  (`make_dataset(get_dataset_args())`, never its download) and cached in
+  `<cache dir>/keras_optlab/` (`$KERAS_OPTLAB_CACHE`, else
+  `$XDG_CACHE_HOME`, else `~/.cache`); its own test split is the test set.
 * `"mnist"`, `"fashion_mnist"`, `"cifar10"`: `keras.datasets`, downloaded
   once into `~/.keras/datasets` (or `$KERAS_HOME/datasets`); the official
   test split is the validation set. With no network and no cached copy the
   error says where to put the file.
 * `"synthetic_images"`: generated colour gratings, one orientation per class,
   for the ImageNet-style recipe when no dataset is given.
-* a `.npz` file with arrays `x` and `y` (and optionally `x_val`, `y_val`).
+* a `.npz` file with arrays `x` and `y` (and optionally `x_val`, `y_val`,
+  and `x_test`, `y_test`: a test set).
 * a `.csv` file, one sample per row, the label in the last column or in
   `label_column` (a header name or a 0-based index); a header row is
   recognised when its cells are not numbers.
 
 Labels of user files may be any integers or strings; they are mapped to
 0 .. num_classes - 1 in sorted order.
+
+A test set is used once, to score the best model of a search; it never
+reaches a trial. Datasets without one of their own can hold one out with
+`test_split` (a fraction, stratified, always drawn with `TEST_SEED` so it
+does not move with the search's seed). The validation split (or the folds
+of a cross-validated search) comes from what is left.
 """
 
 import csv
@@ -24,7 +38,11 @@ import zipfile
 import numpy as np
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-BUILTIN = ("digits", "synthetic_images") + KERAS_DATASETS
+BUILTIN = ("digits", "mnist1d", "synthetic_images") + KERAS_DATASETS
+#: The test part of digits when `test_split` is not given.
+DIGITS_TEST_SPLIT = 0.2
+#: The seed of every `test_split` hold-out, independent of the search seed.
+TEST_SEED = 0
 FILE_SUFFIXES = (".npz", ".csv")
 
 
@@ -41,14 +59,22 @@ class Dataset:
     y_val: np.ndarray
     num_classes: int
     class_names: list = None
+    x_test: np.ndarray = None
+    y_test: np.ndarray = None
 
     @property
     def input_shape(self):
         return tuple(self.x_train.shape[1:])
 
+    @property
+    def has_test(self):
+        return self.x_test is not None and len(self.x_test) > 0
+
     def __str__(self):
+        test = (f", {len(self.x_test)} test samples (held out)"
+                if self.has_test else "")
         return (f"{self.name}: {len(self.x_train)} training and "
-                f"{len(self.x_val)} validation samples of shape "
+                f"{len(self.x_val)} validation samples{test} of shape "
                 f"{self.input_shape}, {self.num_classes} classes")
 
 
@@ -58,7 +84,8 @@ def is_known(dataset):
 
 
 def load_dataset(dataset="digits", *, validation_split=0.2, label_column=None,
-                 max_samples=None, seed=0, synthetic=None):
+                 max_samples=None, seed=0, synthetic=None, test_split=None,
+                 cache_dir=None):
     """Loads a dataset by name or path (see the module docstring).
 
     Args:
@@ -68,23 +95,41 @@ def load_dataset(dataset="digits", *, validation_split=0.2, label_column=None,
         label_column: for CSV files, the label column's header name or
             index; the last column by default.
         max_samples: keep at most this many training samples (and as many
-            validation samples), for quick runs.
-        seed: the seed of the shuffle before the split.
+            validation and test samples), for quick runs.
+        seed: the seed of the shuffle before the validation split.
         synthetic: options of `synthetic_images(...)`.
+        test_split: the fraction held out as the test set (stratified, drawn
+            with `TEST_SEED`) for datasets without a test split of their
+            own; `None`: `DIGITS_TEST_SPLIT` for digits, no test set for
+            the others; `0`: no test set.
+        cache_dir: where MNIST-1D is cached; see `cache_directory`.
     """
     dataset = str(dataset)
+    if test_split is not None and not 0.0 <= test_split < 1.0:
+        raise DatasetError("`test_split` must be in [0, 1). Received: "
+                           f"test_split={test_split!r}")
     if dataset == "digits":
         x, y = _digits()
-        data = _split("digits", x, y, validation_split, seed)
+        if test_split is None:
+            test_split = DIGITS_TEST_SPLIT
+        x, y, test = _hold_out_test("digits", x, y, test_split)
+        data = _split("digits", x, y, validation_split, seed, test=test)
+    elif dataset == "mnist1d":
+        _no_test_split(dataset, test_split, "its own test split")
+        arrays = mnist1d(cache_dir)
+        data = _split("mnist1d", arrays["x"], arrays["y"], validation_split,
+                      seed, test=(arrays["x_test"], arrays["y_test"]))
     elif dataset == "synthetic_images":
         x, y = synthetic_images(seed=seed, **(synthetic or {}))
-        data = _split("synthetic_images", x, y, validation_split, seed)
+        x, y, test = _hold_out_test(dataset, x, y, test_split)
+        data = _split("synthetic_images", x, y, validation_split, seed,
+                      test=test)
     elif dataset in KERAS_DATASETS:
-        data = _keras_dataset(dataset)
+        data = _keras_dataset(dataset, test_split)
     elif dataset.lower().endswith(".npz"):
-        data = _npz(dataset, validation_split, seed)
+        data = _npz(dataset, validation_split, seed, test_split)
     elif dataset.lower().endswith(".csv"):
-        data = _csv(dataset, label_column, validation_split, seed)
+        data = _csv(dataset, label_column, validation_split, seed, test_split)
     else:
         raise DatasetError(
             f"Unknown dataset. Received: dataset={dataset!r}. Known: "
@@ -94,10 +139,39 @@ def load_dataset(dataset="digits", *, validation_split=0.2, label_column=None,
                                       data.y_train[:max_samples])
         data.x_val, data.y_val = (data.x_val[:max_samples],
                                   data.y_val[:max_samples])
+        if data.has_test:
+            data.x_test, data.y_test = (data.x_test[:max_samples],
+                                        data.y_test[:max_samples])
     return data
 
 
-def _split(name, x, y, validation_split, seed, class_names=None):
+def _no_test_split(name, test_split, why):
+    if test_split:
+        raise DatasetError(f"{name} has {why}; it takes no `test_split`. "
+                           f"Received: test_split={test_split!r}")
+
+
+def _hold_out_test(name, x, y, test_split):
+    """`(x_rest, y_rest, (x_test, y_test) or None)`: a stratified fraction
+    `test_split` of the samples, always drawn with `TEST_SEED`."""
+    if not test_split:
+        return x, y, None
+    from sklearn.model_selection import train_test_split
+
+    counts = np.unique(y, return_counts=True)[1]
+    n_test = int(np.ceil(len(y) * test_split))
+    if counts.min() < 2 or n_test < len(counts) or \
+            len(y) - n_test < len(counts):
+        raise DatasetError(
+            f"{name}: {len(y)} samples in {len(counts)} classes (the "
+            f"smallest has {counts.min()}) are too few to hold out a "
+            f"stratified test part. Received: test_split={test_split!r}")
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_split, stratify=y, random_state=TEST_SEED)
+    return x_rest, y_rest, (x_test, y_test)
+
+
+def _split(name, x, y, validation_split, seed, class_names=None, test=None):
     if not 0.0 < validation_split < 1.0:
         raise DatasetError("`validation_split` must be in (0, 1). Received: "
                            f"validation_split={validation_split!r}")
@@ -108,8 +182,11 @@ def _split(name, x, y, validation_split, seed, class_names=None):
         raise DatasetError(f"{name}: {len(x)} samples are too few to hold "
                            f"out validation_split={validation_split!r}")
     num_classes = int(max(y.max(), 0)) + 1
+    if test is not None:
+        num_classes = max(num_classes, int(test[1].max()) + 1)
+    x_test, y_test = test if test is not None else (None, None)
     return Dataset(name, x[n_val:], y[n_val:], x[:n_val], y[:n_val],
-                   num_classes, class_names)
+                   num_classes, class_names, x_test, y_test)
 
 
 def _digits():
@@ -120,7 +197,75 @@ def _digits():
     return x, digits.target.astype("int32")
 
 
-def _keras_dataset(name):
+def cache_directory(cache_dir=None):
+    """Where generated datasets are cached: `cache_dir`, else
+    `$KERAS_OPTLAB_CACHE`, else `$XDG_CACHE_HOME/keras_optlab`, else
+    `~/.cache/keras_optlab`."""
+    if cache_dir is not None:
+        return os.fspath(cache_dir)
+    if os.environ.get("KERAS_OPTLAB_CACHE"):
+        return os.environ["KERAS_OPTLAB_CACHE"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "keras_optlab")
+
+
+#: The cached file's name; a new name whenever the generation changes.
+MNIST1D_FILE = "mnist1d_default_args_v1.npz"
+
+
+def generate_mnist1d():
+    """MNIST-1D with the package's default arguments, generated here (no
+    network): `{"x", "y", "x_test", "y_test"}`, `x` of shape `(n, 40, 1)`
+    float32. The package seeds the global `random` and `numpy.random`
+    generators; their states are restored afterwards."""
+    import random
+
+    try:
+        from mnist1d.data import get_dataset_args
+        from mnist1d.data import make_dataset
+    except ImportError as error:
+        raise DatasetError(
+            "dataset='mnist1d' needs the `mnist1d` package (pip install "
+            f"mnist1d); it could not be imported ({error})") from None
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        made = make_dataset(get_dataset_args())
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+    return {"x": made["x"].astype("float32")[..., None],
+            "y": made["y"].astype("int32"),
+            "x_test": made["x_test"].astype("float32")[..., None],
+            "y_test": made["y_test"].astype("int32")}
+
+
+def mnist1d(cache_dir=None):
+    """MNIST-1D's arrays (see `generate_mnist1d`), generated once and then
+    read from `<cache_directory()>/mnist1d_default_args_v1.npz` (written
+    atomically, so concurrent searches never read half a file)."""
+    from keras_optlab import atomic
+
+    folder = cache_directory(cache_dir)
+    path = os.path.join(folder, MNIST1D_FILE)
+    if os.path.isfile(path):
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                found = {k: arrays[k] for k in ("x", "y", "x_test", "y_test")}
+            return found
+        except (OSError, ValueError, KeyError, EOFError,
+                zipfile.BadZipFile):
+            pass  # not ours or damaged: generated again and replaced
+    arrays = generate_mnist1d()
+    try:
+        os.makedirs(folder, exist_ok=True)
+        atomic.write_atomically(path, lambda p: np.savez(p, **arrays))
+    except OSError:
+        pass  # a read-only cache: generated again next time
+    return arrays
+
+
+def _keras_dataset(name, test_split=None):
     import keras
 
     loader = getattr(keras.datasets, name)
@@ -137,9 +282,15 @@ def _keras_dataset(name):
     def prepare(x):
         x = x.astype("float32") / 255.0
         return x[..., None] if x.ndim == 3 else x
-    return Dataset(name, prepare(x_train), y_train.reshape(-1).astype("int32"),
+    # The official test split is the validation set; `test_split` holds a
+    # test set out of the training split.
+    x_train, y_train, test = _hold_out_test(
+        name, prepare(x_train), y_train.reshape(-1).astype("int32"),
+        test_split)
+    x_test, y_test = test if test is not None else (None, None)
+    return Dataset(name, x_train, y_train,
                    prepare(x_val), y_val.reshape(-1).astype("int32"),
-                   int(y_train.max()) + 1)
+                   int(y_train.max()) + 1, None, x_test, y_test)
 
 
 def _check_file(path, kind):
@@ -209,7 +360,7 @@ def _encode_labels(y, path):
     return encoded.astype("int32"), [str(c) for c in classes]
 
 
-def _npz(path, validation_split, seed):
+def _npz(path, validation_split, seed, test_split=None):
     _check_file(path, ".npz")
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":
@@ -228,29 +379,44 @@ def _npz(path, validation_split, seed):
         raise DatasetError(
             f"{path}: a .npz dataset needs arrays 'x' and 'y'. Found: "
             f"{', '.join(sorted(found)) or 'no arrays'}")
-    if ("x_val" in found) != ("y_val" in found):
-        raise DatasetError(f"{path}: holds only one of 'x_val' and 'y_val'; "
-                           "expected both or neither")
+    for part in ("val", "test"):
+        if (f"x_{part}" in found) != (f"y_{part}" in found):
+            raise DatasetError(f"{path}: holds only one of 'x_{part}' and "
+                               f"'y_{part}'; expected both or neither")
+    if "x_test" in found:
+        _no_test_split(path, test_split, "arrays 'x_test' and 'y_test'")
     x = _check_features(path, "x", found["x"])
     y = _check_labels(path, "y", found["y"], len(x))
-    has_val = "x_val" in found
-    if not has_val:
-        encoded, names = _encode_labels(y, path)
-        return _split(path, x, encoded, validation_split, seed, names)
-    x_val = _check_features(path, "x_val", found["x_val"])
-    if x_val.shape[1:] != x.shape[1:]:
-        raise DatasetError(f"{path}: 'x_val' samples have shape "
-                           f"{x_val.shape[1:]}, 'x' samples {x.shape[1:]}; "
-                           "expected the same")
-    y_val = _check_labels(path, "y_val", found["y_val"], len(x_val))
-    if y.dtype.kind in "US" and y_val.dtype.kind not in "US" or \
-            y_val.dtype.kind in "US" and y.dtype.kind not in "US":
-        raise DatasetError(f"{path}: 'y' holds {y.dtype} and 'y_val' "
-                           f"{y_val.dtype}; expected labels of one kind")
-    encoded, names = _encode_labels(np.concatenate([y, y_val]), path)
-    n = len(y)
-    return Dataset(path, x, encoded[:n], x_val, encoded[n:], len(names),
-                   names)
+    parts = {"": (x, y)}
+    for part in ("val", "test"):
+        if f"x_{part}" not in found:
+            continue
+        x_part = _check_features(path, f"x_{part}", found[f"x_{part}"])
+        if x_part.shape[1:] != x.shape[1:]:
+            raise DatasetError(f"{path}: 'x_{part}' samples have shape "
+                               f"{x_part.shape[1:]}, 'x' samples "
+                               f"{x.shape[1:]}; expected the same")
+        y_part = _check_labels(path, f"y_{part}", found[f"y_{part}"],
+                               len(x_part))
+        if (y.dtype.kind in "US") != (y_part.dtype.kind in "US"):
+            raise DatasetError(f"{path}: 'y' holds {y.dtype} and 'y_{part}' "
+                               f"{y_part.dtype}; expected labels of one kind")
+        parts[part] = (x_part, y_part)
+    encoded, names = _encode_labels(
+        np.concatenate([labels for _, labels in parts.values()]), path)
+    start = 0
+    for part, (x_part, y_part) in list(parts.items()):
+        parts[part] = (x_part, encoded[start:start + len(y_part)])
+        start += len(y_part)
+    x, y = parts[""]
+    test = parts.get("test")
+    if test is None:
+        x, y, test = _hold_out_test(path, x, y, test_split)
+    if "val" not in parts:
+        return _split(path, x, y, validation_split, seed, names, test=test)
+    x_test, y_test = test if test is not None else (None, None)
+    return Dataset(path, x, y, *parts["val"], len(names), names, x_test,
+                   y_test)
 
 
 def _is_number(text):
@@ -261,7 +427,7 @@ def _is_number(text):
         return False
 
 
-def _csv(path, label_column, validation_split, seed):
+def _csv(path, label_column, validation_split, seed, test_split=None):
     _check_file(path, ".csv")
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -317,7 +483,8 @@ def _csv(path, label_column, validation_split, seed):
                                len(labels))
     x = _check_features(path, "features", np.asarray(features))
     encoded, names = _encode_labels(labels, path)
-    return _split(path, x, encoded, validation_split, seed, names)
+    x, encoded, test = _hold_out_test(path, x, encoded, test_split)
+    return _split(path, x, encoded, validation_split, seed, names, test=test)
 
 
 def synthetic_images(samples=2000, image_size=32, num_classes=10, noise=0.35,

@@ -16,6 +16,11 @@ The fields (all optional except where said; see tuning/digits.toml):
     dataset = "digits"              # see keras_optlab.tuning.datasets; paths
                                     # are relative to the recipe's folder
     validation_split = 0.2
+    test_split = 0.2                # held-out test fraction (stratified,
+                                    # fixed seed) for data without a test
+                                    # split; digits: 0.2 by default
+    folds = 5                       # K-fold cross-validation (K >= 2)
+                                    # instead of the validation split
     label_column = "label"          # CSV: header name or 0-based index
     max_samples = 5000              # cap on training/validation samples
     [data.synthetic]                # options of datasets.synthetic_images
@@ -24,9 +29,10 @@ The fields (all optional except where said; see tuning/digits.toml):
     num_classes = 10
 
     [model]
-    kind = "mlp"                    # "mlp" or "conv"
-    units = [128, 64]               # MLP hidden widths
-    filters = [16, 32]              # conv net filters per block
+    kind = "mlp"                    # "mlp", "conv", "conv1d" or "gru"
+    units = [128, 64]               # MLP hidden widths; GRU cells per
+                                    # direction, per layer
+    filters = [16, 32]              # conv / conv1d filters per block
     dense_units = 64                # conv net dense width
 
     [search]
@@ -74,6 +80,7 @@ from keras_optlab import optimizers
 from keras_optlab.optimizers import keras_builtins
 from keras_optlab import intervals
 from keras_optlab.tuning import datasets
+from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning import models
 from keras_optlab.tuning import space as space_module
 from keras_optlab.tuning.tuners import TUNERS
@@ -90,8 +97,8 @@ RANGE_KINDS = space_module.search_kinds()
 FIELDS = {
     "": {"name", "description", "data", "model", "search", "space",
          "early_stopping", "pruning"},
-    "data": {"dataset", "validation_split", "label_column", "max_samples",
-             "synthetic"},
+    "data": {"dataset", "validation_split", "test_split", "folds",
+             "label_column", "max_samples", "synthetic"},
     "data.synthetic": {"samples", "image_size", "num_classes", "noise"},
     "model": {"kind", "units", "filters", "dense_units"},
     "search": {"tuner", "max_trials", "epochs", "objective", "direction",
@@ -112,6 +119,8 @@ class Recipe:
     description: str = ""
     dataset: str = "digits"
     validation_split: float = 0.2
+    test_split: float = None
+    folds: int = None
     label_column: object = None
     max_samples: int = None
     synthetic: dict = dataclasses.field(default_factory=dict)
@@ -135,7 +144,8 @@ class Recipe:
         return datasets.load_dataset(
             self.dataset, validation_split=self.validation_split,
             label_column=self.label_column, max_samples=self.max_samples,
-            seed=self.seed, synthetic=self.synthetic)
+            seed=self.seed, synthetic=self.synthetic,
+            test_split=self.test_split)
 
 
 class _Checker:
@@ -322,6 +332,15 @@ def recipe_from_dict(document, path="<recipe>"):
         dataset = resolved
     validation_split = check.number(data, "data", "validation_split", 0.2,
                                     0.0, 1.0, "()")
+    test_split = None
+    if "test_split" in data:
+        test_split = check.number(data, "data", "test_split", None, 0.0,
+                                  1.0, "[)")
+        if test_split and dataset == "mnist1d":
+            check.fail("data.test_split", "does not apply to dataset = "
+                       '"mnist1d" (it has its own test split)', test_split)
+    folds = check.integer(data, "data", "folds", None, 2,
+                          folds_module.MAX_FOLDS)
     label_column = data.get("label_column")
     if label_column is not None and (isinstance(label_column, bool) or
                                      not isinstance(label_column, (str, int))):
@@ -361,9 +380,8 @@ def recipe_from_dict(document, path="<recipe>"):
     if "dense_units" in model_table:
         model_options["dense_units"] = check.integer(
             model_table, "model", "dense_units", None, 1, MAX_WIDTH)
-    wrong = {"mlp": ("filters", "dense_units"), "conv": ("units",)}[kind]
-    for key in wrong:
-        if key in model_options:
+    for key in model_options:
+        if key not in models.OPTIONS[kind]:
             check.fail(f"model.{key}", f"does not apply to model.kind="
                        f'"{kind}"', model_table[key])
 
@@ -384,6 +402,10 @@ def recipe_from_dict(document, path="<recipe>"):
     seed = check.integer(search, "search", "seed", 1, 0, 2**32 - 1)
     initial_points = check.integer(search, "search", "initial_points", None,
                                    1)
+    if folds is not None and tuner == "hyperband":
+        check.fail("data.folds", 'does not apply to search.tuner = '
+                   '"hyperband" (its brackets resume trials from '
+                   "checkpoints, one model per trial)", folds)
     if initial_points is not None and tuner != "bayesian":
         check.fail("search.initial_points", 'applies only to tuner = '
                    '"bayesian"', initial_points)
@@ -468,7 +490,8 @@ def recipe_from_dict(document, path="<recipe>"):
     pruning = check.table(document, "pruning")
     return Recipe(
         name=name, path=path, description=description, dataset=dataset,
-        validation_split=validation_split, label_column=label_column,
+        validation_split=validation_split, test_split=test_split,
+        folds=folds, label_column=label_column,
         max_samples=max_samples, synthetic=synthetic, model=kind,
         model_options=model_options, tuner=tuner, max_trials=max_trials,
         epochs=epochs, objective=objective, direction=direction, seed=seed,

@@ -1,13 +1,18 @@
 """Running a recipe: data, HyperModel, tuner, callbacks, results."""
 
 import dataclasses
+import json
 import os
 import time
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
+from keras_optlab import atomic
+from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning import results as results_module
+from keras_optlab.tuning import space as space_module
 from keras_optlab.tuning.hypermodel import OptimizerHyperModel
 from keras_optlab.tuning.pruning import MedianPruning
 from keras_optlab.tuning.tuners import SaveTrialModel
@@ -70,9 +75,46 @@ def build_callbacks(recipe, tensorboard_dir, pruning):
     return callbacks
 
 
+FOLDS_FILE = "cross_validation.json"
+
+
+class FoldsMismatch(ValueError):
+    """A search resumed with other `folds` than it was started with."""
+
+
+def check_same_folds(project_dir, folds, has_trials):
+    """Records a search's `folds` in its project; a resumed search must use
+    the same (its trials' scores would not compare otherwise)."""
+    path = os.path.join(project_dir, FOLDS_FILE)
+    previous = folds
+    if os.path.isfile(path):
+        with open(path) as f:
+            previous = json.load(f).get("folds")
+    elif has_trials:
+        previous = None  # started without cross-validation
+    if previous != folds:
+        raise FoldsMismatch(
+            f"The search in {project_dir} was started with folds={previous}"
+            "; resume it with the same folds, or start afresh with "
+            f"overwrite (--overwrite). Received: folds={folds}")
+    os.makedirs(project_dir, exist_ok=True)
+    atomic.write_json(path, {"folds": folds})
+
+
+def retrain_best(hypermodel, hp, epochs, x, y, seed):
+    """The configuration `hp` trained on `(x, y)` (all the training data of
+    a cross-validated search) for `epochs` (what its folds chose), with
+    the batch size it was searched with; no validation data."""
+    keras.utils.set_random_seed(int(seed) % 2**32)
+    model = hypermodel.build(hp)
+    model.fit(x, y, epochs=int(epochs),
+              batch_size=hp.get(space_module.BATCH_SIZE), verbose=0)
+    return model
+
+
 def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                overwrite=False, seed=None, pruning=None, build_model=None,
-               progress=print, data=None):
+               progress=print, data=None, folds=None):
     """Runs (or resumes) the search a recipe describes.
 
     Args:
@@ -87,6 +129,14 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
             of the recipe's model.
         progress: a function taking one line of text, or `None`.
         data: the recipe's `Dataset` when already loaded (and checked).
+        folds: overrides the recipe's `[data] folds`: K-fold
+            cross-validation over the training and validation data
+            together (see `keras_optlab.tuning.folds`); the best
+            configuration is then retrained on all of it for the epochs its
+            folds chose, and that model is the one saved and tested.
+
+    The dataset's test set, if it has one, never reaches a trial: it scores
+    the best model once, after the search (`best["test"]`).
 
     Returns:
         A `SearchResult`.
@@ -100,10 +150,20 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     use_pruning = recipe.pruning if pruning is None else pruning
     if kind == "hyperband":
         use_pruning = False
+    folds = folds_module.check_folds(recipe.folds if folds is None else folds)
+    if folds is not None and kind == "hyperband":
+        raise ValueError("Cross-validation does not apply to the Hyperband "
+                         f"tuner. Received: folds={folds}, tuner='hyperband'")
 
     data = recipe.load_data() if data is None else data
     say = progress or (lambda line: None)
     say(f"data: {data}")
+    if folds is not None:
+        # The validation part rejoins the training part; each fold holds
+        # out its own. The test set stays out.
+        x_all = np.concatenate([data.x_train, data.x_val])
+        y_all = np.concatenate([data.y_train, data.y_val])
+        say(f"cross-validation: {folds} folds of {len(x_all)} samples")
     hypermodel = OptimizerHyperModel(
         recipe.space, model=build_model or recipe.model,
         input_shape=data.input_shape, num_classes=data.num_classes,
@@ -116,10 +176,13 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
         kind, hypermodel,
         objective=kt.Objective(recipe.objective, recipe.direction),
         max_trials=trials, directory=directory, project_name=recipe.name,
-        overwrite=overwrite, seed=seed, progress=progress, **options)
+        overwrite=overwrite, seed=seed, progress=progress, folds=folds,
+        **options)
     project_dir = search_tuner.project_dir
     tensorboard_dir = os.path.join(project_dir, "tensorboard")
     if role != "worker":
+        check_same_folds(project_dir, folds,
+                         bool(search_tuner.oracle.trials))
         done = sum(1 for t in search_tuner.oracle.trials.values()
                    if t.status == "COMPLETED")
         say(f"search: {kind} tuner, {trials} trials of at most "
@@ -131,15 +194,31 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
         say("chief: serving the oracle at "
             f"{os.environ['KERASTUNER_ORACLE_IP']}:"
             f"{os.environ['KERASTUNER_ORACLE_PORT']}; workers run the trials")
-    search_tuner.search(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        callbacks=build_callbacks(recipe, tensorboard_dir, use_pruning),
-        verbose=0)
+    callbacks = build_callbacks(recipe, tensorboard_dir, use_pruning)
+    if folds is None:
+        search_tuner.search(
+            data.x_train, data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            callbacks=callbacks, verbose=0)
+    else:
+        search_tuner.search(x_all, y_all, callbacks=callbacks, verbose=0)
     if role == "worker":
         return SearchResult(role, project_dir, [], None, {}, tensorboard_dir,
                             time.perf_counter() - start, search_tuner)
+    best_model = None
+    if folds is not None:
+        best = results_module.best_summary(search_tuner.oracle, recipe.space)
+        if best is not None:
+            say(f"retraining trial {best['trial']}'s configuration on all "
+                f"{len(x_all)} training samples for "
+                f"{best['epochs_chosen']} epochs")
+            best_model = retrain_best(
+                hypermodel,
+                search_tuner.oracle.get_trial(best["trial"]).hyperparameters,
+                best["epochs_chosen"], x_all, y_all, seed)
     rows, best, paths = results_module.write_results(
-        search_tuner, recipe.space, os.path.join(project_dir, "results"))
+        search_tuner, recipe.space, os.path.join(project_dir, "results"),
+        best_model=best_model,
+        test_data=(data.x_test, data.y_test) if data.has_test else None)
     return SearchResult(role, project_dir, rows, best, paths, tensorboard_dir,
                         time.perf_counter() - start, search_tuner)

@@ -7,14 +7,18 @@ builds one.
 """
 
 import builtins
+import copy
+import json
 import os
 import sys
 import time
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from keras_optlab import atomic
+from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning.pruning import MedianPruning
 
 MODEL_FILENAME = "model.keras"
@@ -86,13 +90,21 @@ class OptlabTunerMixin:
             resuming.
         progress: a function taking one line of text, called when a trial
             starts and ends; `None` prints nothing.
+        folds: `None`, or K >= 2 for K-fold cross-validation: `search(x,
+            y, ...)` then takes all training data (no `validation_data`),
+            each trial trains K models, one per fold (see `run_folds`).
+        fold_seed: the seed of the fold assignment (the same folds for
+            every trial).
         **kwargs: the Keras Tuner tuner's arguments.
     """
 
-    def __init__(self, *args, trial_seed=None, progress=print, **kwargs):
+    def __init__(self, *args, trial_seed=None, progress=print, folds=None,
+                 fold_seed=0, **kwargs):
         # Set before Keras Tuner's __init__, which may call `reload`.
         self.trial_seed = trial_seed
         self.progress = progress
+        self.folds = folds
+        self.fold_seed = fold_seed
         self._trial_started = {}
         silence_condition_prints()
         super().__init__(*args, **kwargs)
@@ -103,6 +115,8 @@ class OptlabTunerMixin:
         return os.path.join(self.project_dir, "epoch_records")
 
     def run_trial(self, trial, *args, **kwargs):
+        if self.folds is not None:
+            return self.run_folds(trial, *args, **kwargs)
         # Keras Tuner deep-copies the callbacks after this point; only plain
         # strings are set here, so the copies carry them.
         for callback in kwargs.get("callbacks") or []:
@@ -114,6 +128,67 @@ class OptlabTunerMixin:
             keras.utils.set_random_seed(
                 self.trial_seed + trial_number(trial.trial_id))
         return super().run_trial(trial, *args, **kwargs)
+
+    def folds_path(self, trial_id):
+        """Where a cross-validated trial keeps its finished folds."""
+        return os.path.join(self.get_trial_dir(trial_id), folds_module.FILE)
+
+    def run_folds(self, trial, x, y, **kwargs):
+        """Trains the trial once per fold and returns the fold summary
+        (`folds.summarize`).
+
+        Each finished fold's metrics are written (atomically) to
+        `<trial dir>/folds.json` before the next starts, so a trial that was
+        interrupted, and is run again after `reload`, starts at its first
+        unfinished fold. Fold k's median pruning compares with fold k of the
+        other trials (records in `epoch_records/fold<k>`), epoch by epoch; a
+        pruned fold ends the trial, which is then scored on the folds it
+        ran. No per-trial model is saved: the search retrains the best
+        configuration on all the data. Fold k trains with the seed
+        `fold_seed_for(trial seed, k)`; TensorBoard logs go to
+        `<tensorboard dir>/<trial>/fold<k>`.
+        """
+        if "validation_data" in kwargs or "validation_split" in kwargs:
+            raise ValueError("A cross-validated search takes all training "
+                             "data and no validation_data or "
+                             "validation_split; each fold holds out its own")
+        x, y = np.asarray(x), np.asarray(y)
+        splits = folds_module.split(y, self.folds, self.fold_seed)
+        path = self.folds_path(trial.trial_id)
+        done = folds_module.read(path)
+        original = kwargs.pop("callbacks", None) or []
+        for k, (train, held_out) in enumerate(splits):
+            if any(m.get(folds_module.PRUNED_KEY) for m in done.values()):
+                break
+            if str(k) in done:
+                continue
+            callbacks = [c for c in self._deepcopy_callbacks(original)
+                         if not isinstance(c, SaveTrialModel)]
+            for callback in callbacks:
+                if isinstance(callback, MedianPruning):
+                    callback.bind(os.path.join(self.records_dir, f"fold{k}"),
+                                  trial.trial_id)
+            self._configure_tensorboard_dir(callbacks, trial, f"fold{k}")
+            if self.trial_seed is not None:
+                keras.utils.set_random_seed(folds_module.fold_seed_for(
+                    self.trial_seed + trial_number(trial.trial_id), k))
+            metrics = self._build_and_fit_model(
+                trial, x[train], y[train], validation_data=(x[held_out],
+                                                            y[held_out]),
+                callbacks=callbacks, **copy.copy(kwargs))
+            done[str(k)] = {name: float(value)
+                            for name, value in metrics.items()}
+            atomic.write_json(path, done, indent=1)
+            if self.progress is not None:
+                objective = self.oracle.objective.name
+                self.progress(f"  fold {k + 1} of {self.folds}: {objective}="
+                              f"{done[str(k)].get(objective, float('nan')):.4f}")
+        return folds_module.summarize(done, self.oracle.objective.name)
+
+    def _get_tensorboard_dir(self, logdir, trial_id, execution):
+        if isinstance(execution, str):  # "fold<k>"
+            return os.path.join(str(logdir), str(trial_id), execution)
+        return super()._get_tensorboard_dir(logdir, trial_id, execution)
 
     def reload(self):
         super().reload()
@@ -226,7 +301,7 @@ TUNERS = {
 
 def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
                project_name, overwrite=False, seed=None, max_epochs=None,
-               progress=print, **options):
+               progress=print, folds=None, **options):
     """One of Keras Tuner's tuners, by name.
 
     Args:
@@ -242,15 +317,24 @@ def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
         max_epochs: Hyperband's `max_epochs` (defaults to the hypermodel's
             `epochs`).
         progress: a function taking one line of text, or `None`.
+        folds: `None`, or K >= 2 for K-fold cross-validation (not with
+            Hyperband); the folds are drawn with `seed` (0 when `None`).
         **options: more arguments for the Keras Tuner class.
     """
     if kind not in TUNERS:
         raise ValueError(f"Unknown tuner. Received: tuner={kind!r}. Known: "
                          f"{', '.join(TUNERS)}")
+    folds_module.check_folds(folds)
+    if folds is not None and kind == "hyperband":
+        raise ValueError("Cross-validation does not apply to the Hyperband "
+                         "tuner (its brackets resume one model per trial "
+                         f"from checkpoints). Received: folds={folds!r}, "
+                         "tuner='hyperband'")
     arguments = dict(hypermodel=hypermodel, objective=objective,
                      directory=directory, project_name=project_name,
                      overwrite=overwrite, seed=seed, trial_seed=seed,
-                     progress=progress, **options)
+                     progress=progress, folds=folds,
+                     fold_seed=0 if seed is None else seed, **options)
     if kind == "hyperband":
         arguments["max_epochs"] = max_epochs or hypermodel.epochs
     else:

@@ -69,7 +69,7 @@ def add_arguments(parser):
     parser.add_argument(
         "recipe", nargs="?", default=None, metavar="RECIPE",
         help="a recipe .toml file or the name of a bundled one (digits, "
-             "imagenet_style, quick); default: digits")
+             "imagenet_style, mnist1d, quick); default: digits")
     parser.add_argument("--tuner", choices=TUNER_CHOICES,
                         help="override the recipe's tuner")
     parser.add_argument("--max-trials", type=int, metavar="N",
@@ -82,6 +82,10 @@ def add_arguments(parser):
                         help="start afresh instead of resuming")
     parser.add_argument("--seed", type=int, metavar="S",
                         help="override the recipe's seed")
+    parser.add_argument("--folds", type=int, metavar="K",
+                        help="K-fold cross-validation (K >= 2) instead of "
+                             "the validation split; overrides the recipe's "
+                             "[data] folds")
     parser.add_argument("--no-pruning", action="store_true",
                         help="run every trial to its end (early stopping "
                              "still applies)")
@@ -136,10 +140,19 @@ def check(args):
     if args.seed is not None:
         check_number("--seed", args.seed, low=0, high=2**32 - 1,
                      integer=True)
+    folds = getattr(args, "folds", None)
+    if folds is not None:
+        from keras_optlab.tuning.folds import MAX_FOLDS
+        check_number("--folds", folds, low=2, high=MAX_FOLDS, integer=True)
     check_oracle(args)
     path = find_recipe(args.recipe)
     try:
         recipe = recipes.load_recipe(path)
+        if (folds or recipe.folds) and (args.tuner or recipe.tuner) \
+                == "hyperband":
+            raise UsageError(
+                "Cross-validation does not apply to the Hyperband tuner. "
+                f"Received: folds={folds or recipe.folds}, tuner=hyperband")
         check_output_directory("--directory",
                                os.path.join(args.directory, recipe.name))
         data = recipe.load_data()
@@ -152,17 +165,22 @@ def check(args):
 
 def run(args):
     from keras_optlab.tuning import results
+    from keras_optlab.tuning import search as search_module
     from keras_optlab.tuning.search import run_search
 
     path, recipe, data = check(args)
     set_distributed_environment(args)
     print(f"recipe: {path}" + (f" ({recipe.description})"
                                if recipe.description else ""), flush=True)
-    result = run_search(
-        recipe, tuner=args.tuner, max_trials=args.max_trials,
-        directory=args.directory, overwrite=args.overwrite,
-        seed=args.seed, pruning=False if args.no_pruning else None,
-        progress=lambda line: print(line, flush=True), data=data)
+    try:
+        result = run_search(
+            recipe, tuner=args.tuner, max_trials=args.max_trials,
+            directory=args.directory, overwrite=args.overwrite,
+            seed=args.seed, pruning=False if args.no_pruning else None,
+            progress=lambda line: print(line, flush=True), data=data,
+            folds=getattr(args, "folds", None))
+    except search_module.FoldsMismatch as error:
+        raise UsageError(str(error)) from None
     if result.role == "worker":
         print(f"worker done in {result.seconds:.1f} s; the chief writes the "
               "results", flush=True)
@@ -177,10 +195,21 @@ def run(args):
         return 1
     config = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in best["optimizer_config"].items())
+    spread = (f" ± {best['std']:.4f} over {len(best['folds'])} folds"
+              if "std" in best else "")
     print(f"best: trial {best['trial']}, {best['objective']}="
-          f"{best['value']:.4f}: {best['optimizer']}({config}), "
+          f"{best['value']:.4f}{spread}: {best['optimizer']}({config}), "
           f"batch_size={best['batch_size']}, "
           f"dropout={best['dropout']:.3g}")
+    if "epochs_chosen" in best:
+        print(f"best model: retrained on all training data for "
+              f"{best['epochs_chosen']} epochs (the folds' mean best epoch)")
+    if best.get("test"):
+        from keras_optlab.tuning.results import test_name
+        name = test_name(best["objective"])
+        print(f"test set (held out, used once): {name}="
+              f"{best['test_value']:.4f} beside {best['objective']}="
+              f"{best['value']:.4f}")
     print(f"search took {result.seconds:.1f} s")
     print(f"results in {os.path.dirname(result.paths['trials_csv'])}:")
     for key in ("best_hyperparameters", "trials_csv", "trials_json",

@@ -1,0 +1,292 @@
+"""K-fold cross-validation in searches and the held-out test set: folds are
+disjoint, cover the training data and are stratified; the fold summary is
+the mean and standard deviation of the per-fold values; a search never
+sees the test set, which scores the best model once; a search interrupted
+inside a trial's folds resumes without redoing finished folds."""
+
+import glob
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_optlab import cli
+from keras_optlab.tuning import folds
+from keras_optlab.tuning import recipes
+from keras_optlab.tuning import search as search_module
+from keras_optlab.tuning.datasets import _digits
+from keras_optlab.tuning.hypermodel import OptimizerHyperModel
+from keras_optlab.tuning.search import run_search
+
+TINY = """
+name = "{name}"
+[data]
+dataset = "{dataset}"
+max_samples = {samples}
+{data}
+[model]
+kind = "{model}"
+{model_options}
+[search]
+max_trials = {trials}
+epochs = {epochs}
+seed = 3
+[space]
+optimizers = ["adam", "momentum"]
+batch_sizes = [64]
+dropout = 0.0
+[pruning]
+enabled = {pruning}
+n_startup_trials = 1
+n_warmup_steps = 1
+"""
+
+
+def tiny_recipe(tmp_path, name="tiny", dataset="digits", samples=240,
+                data="", model="mlp", model_options="units = [8]", trials=2,
+                epochs=2, pruning="false"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY.format(**locals()))
+    return path
+
+
+def rows_of(x):
+    return {np.ascontiguousarray(sample).tobytes() for sample in x}
+
+
+@pytest.fixture
+def seen(monkeypatch):
+    """Every array handed to a trial's fit (training and validation)."""
+    arrays = []
+    fit = OptimizerHyperModel.fit
+
+    def spy(self, hp, model, x, y, **kwargs):
+        arrays.append(x)
+        if "validation_data" in kwargs:
+            arrays.append(kwargs["validation_data"][0])
+        return fit(self, hp, model, x, y, **kwargs)
+
+    monkeypatch.setattr(OptimizerHyperModel, "fit", spy)
+    return arrays
+
+
+# --- the folds ------------------------------------------------------------
+
+def test_folds_are_disjoint_cover_and_stratified():
+    y = _digits()[1]
+    splits = folds.split(y, 5, seed=2)
+    held = [set(held_out.tolist()) for _, held_out in splits]
+    assert set().union(*held) == set(range(len(y)))
+    assert sum(len(h) for h in held) == len(y)  # disjoint
+    everything = np.bincount(y, minlength=10)
+    for train, held_out in splits:
+        assert set(train.tolist()) == set(range(len(y))) - set(
+            held_out.tolist())
+        counts = np.bincount(y[held_out], minlength=10)
+        assert np.all(np.abs(counts - everything / 5) <= 1)
+    # The same seed gives the same folds; another seed others.
+    again = folds.split(y, 5, seed=2)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again))
+    assert not np.array_equal(folds.split(y, 5, seed=3)[0][1], splits[0][1])
+
+
+def test_regression_targets_and_rare_classes_use_plain_kfold():
+    targets = np.linspace(0.0, 1.0, 23)  # not labels
+    splits = folds.split(targets, 4, seed=0)
+    assert sorted(np.concatenate([h for _, h in splits]).tolist()) == list(
+        range(23))
+    rare = np.array([0] * 10 + [1])  # one member: no stratification
+    assert len(folds.split(rare, 3)) == 3
+
+
+@pytest.mark.parametrize("value", [1, 0, True, 2.5, "3"])
+def test_bad_folds_name_the_argument_and_value(value):
+    with pytest.raises(ValueError) as info:
+        folds.check_folds(value)
+    assert str(info.value) == (
+        "`folds` must be an integer >= 2 (K-fold cross-validation). "
+        f"Received: folds={value!r}")
+
+
+def test_summary_is_the_mean_and_std_of_the_folds():
+    done = {"0": {"val_accuracy": 0.5, "val_loss": 1.0, "best_epoch": 1.0,
+                  "epochs_run": 3.0, "pruned": 0.0, "seconds": 2.0},
+            "2": {"val_accuracy": 0.9, "val_loss": 0.2, "best_epoch": 4.0,
+                  "epochs_run": 5.0, "pruned": 0.0, "seconds": 3.0},
+            "1": {"val_accuracy": 0.7, "val_loss": 0.6, "best_epoch": 2.0,
+                  "epochs_run": 4.0, "pruned": 1.0, "seconds": 1.0}}
+    summary = folds.summarize(done, "val_accuracy")
+    assert summary["val_accuracy"] == pytest.approx(0.7)
+    assert summary["val_accuracy_std"] == pytest.approx(
+        np.std([0.5, 0.7, 0.9]))
+    assert [summary[f"fold{k}_val_accuracy"] for k in range(3)] == [
+        0.5, 0.7, 0.9]
+    assert summary["val_loss"] == pytest.approx(0.6)
+    assert summary["epochs_chosen"] == 3.0  # mean of 2, 3, 5 epochs
+    assert summary["epochs_run"] == 5.0 and summary["folds_run"] == 3.0
+    assert summary["pruned"] == 1.0 and summary["seconds"] == 6.0
+
+
+# --- the test set never reaches a trial ------------------------------------
+
+def test_search_never_sees_the_test_set_which_scores_the_best_model(
+        tmp_path, seen):
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path, samples=200))
+    data = recipe.load_data()
+    result = run_search(recipe, directory=str(tmp_path / "runs"),
+                        progress=None, data=data)
+    test_rows = rows_of(data.x_test)
+    assert len(seen) == 4 and len(test_rows) == 200
+    for x in seen:
+        assert not rows_of(x) & test_rows
+    best = result.best
+    model = keras.saving.load_model(result.paths["best_model"])
+    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
+                              return_dict=True)["accuracy"]
+    assert best["test"]["test_accuracy"] == pytest.approx(accuracy)
+    assert best["test_value"] == best["test"]["test_accuracy"]
+    with open(result.paths["trials_json"]) as f:
+        table = json.load(f)
+    assert table["best_test"] == best["test"]
+    marked = [t for t in table["trials"] if "test_accuracy" in t]
+    assert [t["trial"] for t in marked] == [best["trial"]]
+
+
+# --- a cross-validated search ---------------------------------------------
+
+@pytest.mark.slow  # 2 trials x 3 folds + the retraining: ~10 s on idle
+# cores, 40 s when the 2 cores are shared
+def test_cross_validated_search_end_to_end(tmp_path, capsys, seen):
+    path = tiny_recipe(tmp_path, name="cv", samples=300, trials=2, epochs=2)
+    runs = tmp_path / "runs"
+    status = cli.main(["tune", str(path), "--directory", str(runs),
+                       "--folds", "3"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "cross-validation: 3 folds of 587 samples" in out
+    assert out.count("  fold 3 of 3: val_accuracy=") == 2
+    assert " over 3 folds" in out
+    assert "test set (held out, used once): test_accuracy=" in out
+
+    data = recipes.load_recipe(path).load_data()
+    pool = np.concatenate([data.x_train, data.x_val])
+    assert len(seen) == 2 * 3 * 2  # trials x folds x (train, validation)
+    test_rows = rows_of(data.x_test)
+    for x in seen:
+        assert not rows_of(x) & test_rows
+    for train, held_out in zip(seen[0::2][:3], seen[1::2][:3]):
+        assert len(train) + len(held_out) == len(pool)
+        assert not rows_of(train) & rows_of(held_out)
+
+    results = runs / "cv" / "results"
+    with open(results / "trials.json") as f:
+        table = json.load(f)
+    for trial in table["trials"]:
+        values = [trial[f"fold{k}_val_accuracy"] for k in range(3)]
+        assert trial["val_accuracy"] == pytest.approx(np.mean(values))
+        assert trial["val_accuracy_std"] == pytest.approx(np.std(values))
+        assert 1 <= trial["epochs_chosen"] <= 2
+    with open(results / "best_hyperparameters.json") as f:
+        best = json.load(f)
+    assert best["std"] == pytest.approx(np.std(best["folds"]))
+    assert len(best["folds"]) == 3 and 0 <= best["test_value"] <= 1
+
+    # The saved model is the retrained one: all 587 samples, batch 64, for
+    # the epochs the folds chose.
+    model = keras.saving.load_model(results / "best_model.keras")
+    steps = best["epochs_chosen"] * math.ceil(len(pool) / 64)
+    assert int(model.optimizer.iterations.numpy()) == steps
+    # TensorBoard: each fold of each trial.
+    for trial in ("0", "1"):
+        for k in range(3):
+            assert glob.glob(str(runs / "cv" / "tensorboard" / trial /
+                                 f"fold{k}" / "validation" / "events.*"))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--folds", "1"], "--folds wants an integer in [2, 100]. Received: "
+     "--folds=1"),
+    (["--folds", "3", "--tuner", "hyperband"],
+     "Cross-validation does not apply to the Hyperband tuner. Received: "
+     "folds=3, tuner=hyperband"),
+])
+def test_cli_bad_folds_fail_before_any_work(tmp_path, capsys, arguments,
+                                            message):
+    runs = tmp_path / "runs"
+    status = cli.main(["tune", "quick", "--directory", str(runs)]
+                      + arguments)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.count("\n") == 0
+    assert message in err
+    assert not runs.exists()
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt (as a kill would end the process) when the
+    `at`-th fit of the process begins."""
+
+    fits = []
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_train_begin(self, logs=None):
+        Interrupt.fits.append(1)
+        if len(Interrupt.fits) == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow  # three small searches of 2 trials x 3 folds: ~25 s on
+# idle cores, 90 s when the 2 cores are shared
+def test_resume_inside_a_trials_folds(tmp_path, monkeypatch, seen):
+    """Interrupted in the second trial's third fold, the search resumes at
+    that fold (the first two are not trained again), ends with the same
+    trial table as an uninterrupted search with the same seed, and has no
+    duplicate trials."""
+    path = tiny_recipe(tmp_path, samples=150, trials=2, epochs=2,
+                       data="folds = 3")
+    recipe = recipes.load_recipe(path)
+    data = recipe.load_data()
+    whole = run_search(recipe, directory=str(tmp_path / "whole"),
+                       progress=None, data=data)
+    assert len(seen) == 12
+
+    build = search_module.build_callbacks
+    Interrupt.fits.clear()
+    monkeypatch.setattr(search_module, "build_callbacks",
+                        lambda *a: build(*a) + [Interrupt(at=6)])
+    with pytest.raises(KeyboardInterrupt):
+        run_search(recipe, directory=str(tmp_path / "cut"), progress=None,
+                   data=data)
+    monkeypatch.setattr(search_module, "build_callbacks", build)
+    before = len(seen)
+    resumed = run_search(recipe, directory=str(tmp_path / "cut"),
+                         progress=None, data=data)
+    # Only trial 1's third fold was trained again (train + validation).
+    assert len(seen) - before == 2
+    assert [r["trial"] for r in resumed.rows] == ["0", "1"]
+    keys = ("optimizer", "learning_rate", "val_accuracy", "val_accuracy_std",
+            "fold0_val_accuracy", "fold1_val_accuracy", "fold2_val_accuracy",
+            "epochs_chosen")
+    for got, want in zip(resumed.rows, whole.rows):
+        assert {k: got[k] for k in keys} == {k: want[k] for k in keys}
+
+
+def test_a_search_resumes_only_with_the_folds_it_started_with(tmp_path):
+    project = str(tmp_path / "p")
+    search_module.check_same_folds(project, 3, has_trials=False)
+    search_module.check_same_folds(project, 3, has_trials=True)
+    with pytest.raises(search_module.FoldsMismatch) as info:
+        search_module.check_same_folds(project, None, has_trials=True)
+    assert str(info.value) == (
+        f"The search in {project} was started with folds=3; resume it with "
+        "the same folds, or start afresh with overwrite (--overwrite). "
+        "Received: folds=None")
+    # A search started before cross-validation existed had no folds.
+    older = str(tmp_path / "older")
+    with pytest.raises(search_module.FoldsMismatch, match="started with "
+                       "folds=None;.*Received: folds=5$"):
+        search_module.check_same_folds(older, 5, has_trials=True)
