@@ -19,6 +19,17 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 SHAPE_SCALINGS = ("original", "match_rms_adamw", "none")
 
 
+def matmul(a, b):
+    """The matrix product a b in the inputs' dtype.
+
+    `ops.einsum`, because Keras 3.15's torch backend computes
+    `ops.matmul` of two float64 tensors in float32 (its result_type reads
+    torch.float64 as float32); einsum keeps float64 there, and is the same
+    product on TensorFlow and JAX.
+    """
+    return ops.einsum("ij,jk->ik", a, b)
+
+
 def newton_schulz(x, steps, epsilon):
     """The quintic Newton-Schulz iteration of a 2-D tensor `x`: about
     U V^T where x = U S V^T, each singular value sent to roughly 1.
@@ -34,10 +45,10 @@ def newton_schulz(x, steps, epsilon):
         x = ops.transpose(x)
     x = ops.divide(x, ops.add(frobenius_norm(x), scalar(epsilon, x.dtype)))
     for _ in range(steps):
-        gram = ops.matmul(x, ops.transpose(x))
+        gram = matmul(x, ops.transpose(x))
         poly = ops.add(ops.multiply(gram, b),
-                       ops.multiply(ops.matmul(gram, gram), c))
-        x = ops.add(ops.multiply(x, a), ops.matmul(poly, x))
+                       ops.multiply(matmul(gram, gram), c))
+        x = ops.add(ops.multiply(x, a), matmul(poly, x))
     if tall:
         x = ops.transpose(x)
     return x
