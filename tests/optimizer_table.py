@@ -37,6 +37,13 @@ class Row:
     # of each of its problems ({"parabola": lr, "rosenbrock": lr}); None
     # while not yet chosen, and the row is then left out of that test.
     convergence_learning_rates: dict = None
+    # False for a matrix method (Muon): its update multiplies matrices
+    # (Newton-Schulz), whose products are temporaries of the size of the
+    # variables, so the elementwise bound of tests/test_xla_forms.py
+    # (temporaries within MEMORY_SLACK of the arguments) cannot hold; that
+    # test then checks for copies only, and the row's own test bounds the
+    # temporaries by what its matrix products need (tests/test_muon.py).
+    elementwise: bool = True
 
 
 def _sgd(momentum=0.0, nesterov=False):
@@ -357,6 +364,60 @@ TABLE += [
         convergence_learning_rates={
             "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
             "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
+]
+
+# Issue 14 (muon): Muon.
+
+
+def _muon(c):
+    """keras.optimizers.Muon where its rule is ours: its shape factor is
+    rms_rate (0.2 sqrt(max(rows, cols)), or none), it sends every variable
+    of rank other than 2 to its AdamW, whose epsilon is "hat", and its
+    Newton-Schulz epsilon is fixed at 1e-7; one decay for both kinds."""
+    if (c["shape_scaling"] == "original" or c["flatten_kernels"]
+            or c["adam_epsilon_mode"] != "hat" or c["epsilon"] != 1e-7):
+        return None
+    rms_rate = 0.2 if c["shape_scaling"] == "match_rms_adamw" else None
+    return keras.optimizers.Muon(
+        c["learning_rate"], adam_beta_1=c["adam_beta_1"],
+        adam_beta_2=c["adam_beta_2"], epsilon=c["adam_epsilon"],
+        weight_decay=c["weight_decay"], adam_weight_decay=c["weight_decay"],
+        exclude_layers=c["exclude_layers"],
+        exclude_embeddings=c["exclude_embeddings"],
+        adam_lr_ratio=c["adam_lr_ratio"], momentum=c["momentum"],
+        ns_steps=c["ns_steps"], nesterov=c["nesterov"], rms_rate=rms_rate)
+
+
+TABLE += [
+    # SHAPES (3, 4), (5,), (2, 2, 3): a wide matrix (no transpose, factor
+    # sqrt(4/3) under "original"), a vector (AdamW), a conv-like kernel
+    # viewed as (4, 3) (transposed, factor 1). Larger and 4-D shapes:
+    # tests/test_muon.py.
+    Row("muon", refs.MuonRef,
+        [{"learning_rate": 0.02},
+         {"learning_rate": 0.02, "nesterov": False, "ns_steps": 1},
+         # Keras' Muon's rule (keras_builtin): its factor, its AdamW.
+         {"learning_rate": 0.01, "momentum": 0.9, "ns_steps": 10,
+          "shape_scaling": "match_rms_adamw", "flatten_kernels": False,
+          "adam_epsilon_mode": "hat", "adam_epsilon": 1e-7,
+          "adam_lr_ratio": 1.0, "adam_beta_2": 0.999},
+         {"learning_rate": 0.05, "exclude_layers": ["v0"],
+          "shape_scaling": "none", "weight_decay": 0.1, "adam_beta_1": 0.0,
+          "adam_beta_2": 0.9, "adam_lr_ratio": 0.5},
+         # momentum 0 (plain orthogonalised gradient), epsilon above the
+         # norm of small gradients.
+         {"learning_rate": 0.02, "momentum": 0.0, "epsilon": 1.0,
+          "ns_steps": 3, "adam_epsilon": 1.0}],
+        digits_learning_rate=0.02, keras_builtin=_muon,
+        # On the two problems' vectors Muon is its AdamW (lr *
+        # adam_lr_ratio); the Muon step on matrices converges in
+        # tests/test_muon.py. Parabola: with beta_2 0.95 the step circles
+        # 0.004 away at lr 0.1 (0.002 at 0.03); 0.999 ends within 1e-10.
+        convergence_learning_rates={
+            "parabola": {"learning_rate": 0.1, "adam_lr_ratio": 1.0,
+                         "adam_beta_2": 0.999},
+            "rosenbrock": {"learning_rate": 0.01, "adam_lr_ratio": 1.0}},
+        elementwise=False),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

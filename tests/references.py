@@ -722,6 +722,88 @@ class LAMBRef(Reference):
         return x - lr * ratio * u
 
 
+# Issue 14 (muon): Muon.
+
+
+class MuonRef(Reference):
+    """Jordan et al. (2024), the blog's algorithm: B = mu B + G; U = G + mu
+    B (Nesterov) or B; X = U / (||U||_F + eps), transposed to rows <= cols;
+    ns_steps times X = a X + b (X X^T) X + c (X X^T)^2 X with (a, b, c) =
+    (3.4445, -4.7750, 2.0315); W -= lr * s * X. Variables of rank >= 2 are
+    matrices (fan_in = product of all axes but the last, fan_out = the
+    last); the others, and those named by `exclude_layers` (searched in the
+    names v0, v1, ... that tests/helpers.py gives), take AdamW (Kingma and
+    Ba, Algorithm 1 or the epsilon-hat form) at lr * adam_lr_ratio.
+    Keras' decoupled decay is applied around it by run_reference."""
+
+    COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+    def setup(self, momentum=0.95, nesterov=True, ns_steps=5, epsilon=1e-7,
+              shape_scaling="original", flatten_kernels=True,
+              exclude_embeddings=True, exclude_layers=None,
+              adam_lr_ratio=0.015, adam_beta_1=0.9, adam_beta_2=0.95,
+              adam_epsilon=1e-10, adam_epsilon_mode="outside"):
+        import re
+
+        self.mu, self.nesterov, self.ns_steps = momentum, nesterov, ns_steps
+        self.eps, self.scaling = epsilon, shape_scaling
+        self.ratio, self.b1, self.b2 = adam_lr_ratio, adam_beta_1, adam_beta_2
+        self.adam_eps, self.adam_mode = adam_epsilon, adam_epsilon_mode
+        self.muon = []
+        for i, p in enumerate(self.params):
+            name = f"v{i}"
+            matrix = p.ndim == 2 or (p.ndim > 2 and flatten_kernels)
+            excluded = any(re.search(e, name) for e in exclude_layers or ())
+            if exclude_embeddings and "embedding" in name.lower():
+                excluded = True
+            self.muon.append(matrix and not excluded)
+        self.B = self.zeros()
+        self.m = self.zeros()
+        self.v = self.zeros()
+
+    @classmethod
+    def orthogonalize(cls, u, steps, eps):
+        a, b, c = cls.COEFFICIENTS
+        x = u.T if u.shape[0] > u.shape[1] else u
+        x = x / (np.sqrt(np.sum(x * x)) + eps)
+        for _ in range(steps):
+            xxt = x @ x.T
+            x = a * x + b * (xxt @ x) + c * (xxt @ (xxt @ x))
+        return x.T if u.shape[0] > u.shape[1] else x
+
+    def scale(self, fan_in, fan_out):
+        if self.scaling == "original":
+            return np.sqrt(max(1.0, fan_out / fan_in))
+        if self.scaling == "match_rms_adamw":
+            return 0.2 * np.sqrt(max(fan_in, fan_out))
+        return 1.0
+
+    def update(self, i, g, lr):
+        if not self.muon[i]:
+            return self.adamw(i, g, lr * self.ratio)
+        self.B[i] = self.mu * self.B[i] + g
+        u = g + self.mu * self.B[i] if self.nesterov else self.B[i]
+        shape = u.shape
+        fan_in, fan_out = int(np.prod(shape[:-1])), shape[-1]
+        o = self.orthogonalize(u.reshape(fan_in, fan_out), self.ns_steps,
+                               self.eps)
+        return self.params[i] - lr * self.scale(fan_in, fan_out) * \
+            o.reshape(shape)
+
+    def adamw(self, i, g, lr):
+        b1, b2, t = self.b1, self.b2, self.t
+        self.m[i] = b1 * self.m[i] + (1 - b1) * g
+        self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+        if self.adam_mode == "outside":
+            m_hat = self.m[i] / (1 - b1**t)
+            v_hat = self.v[i] / (1 - b2**t)
+            return self.params[i] - lr * m_hat / (np.sqrt(v_hat)
+                                                  + self.adam_eps)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        return self.params[i] - alpha * self.m[i] / (np.sqrt(self.v[i])
+                                                     + self.adam_eps)
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

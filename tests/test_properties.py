@@ -176,6 +176,9 @@ DRAW_HIGH = {
     # AdEMAMix's weight of the slow EMA; its warm-up length (steps).
     "alpha": 100.0, "warmup_steps": 10,
 }
+# Issue 14 (muon): Newton-Schulz iterations; AdamW's learning-rate ratio
+# and epsilon.
+DRAW_HIGH.update({"ns_steps": 12, "adam_lr_ratio": 10.0, "adam_epsilon": 1.0})
 # Found here: the denominator sqrt(v) + d * epsilon is 0 in float32 once
 # d * epsilon is subnormal (d0 = 1e-15, epsilon = 1e-30), and a zero
 # gradient then gives 0 / 0; Prodigy now rejects such pairs. Drawn where

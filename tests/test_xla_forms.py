@@ -7,7 +7,9 @@ In such a trace the optimizers take their XLA forms
 still read is written after them, and sums over whole variables go in blocks
 of 32. Checked from the optimized HLO (`keras_optlab.engine.hlo`) for
 every row of the table: no copy of an array and at most 10% of params +
-grads + state in temporaries (before the forms, Adan's JAX step copied two
+grads + state in temporaries (a matrix method, `elementwise=False` in the
+table, is held to its own bound in its own test: Muon's Newton-Schulz
+products are temporaries of the size of its matrices) (before the forms, Adan's JAX step copied two
 state buffers and both gradients, Prodigy's held 17%); no more loops, bytes
 moved or temporaries than Keras' built-in with the same math; and the
 float64 trajectory of the compiled step is the eager one's (rtol 1e-9, atol
@@ -101,6 +103,10 @@ def test_compiled_update_makes_no_hidden_copies(row, path):
             helpers.make_optimizer(row.name, fused=True),
             [(256, 128), (4096,)])
     assert memory["copies"] == 0, memory
+    if not row.elementwise:
+        # A matrix method's products (tests/optimizer_table.py: elementwise;
+        # its temporaries are bounded in its own test).
+        return
     assert memory["temporary_bytes"] <= (
         helpers.MEMORY_SLACK * memory["argument_bytes"]), memory
 

@@ -39,6 +39,8 @@ from keras_optlab.optimizers.lion import Lion  # isort: skip
 from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
+# Issue 14 (muon): Muon.
+from keras_optlab.optimizers.muon import Muon  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -84,6 +86,8 @@ __all__ = [
     "get",
     "hyperparameter_markdown",
 ]
+# Issue 14 (muon).
+__all__ += ["Muon"]
 
 
 def __getattr__(name):
