@@ -359,6 +359,64 @@ TABLE += [
             "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
 ]
 
+# Issue 14 (sf): the Schedule-Free family.
+
+
+def _schedule_free_adamw(c):
+    # Keras averages with c = 1/t and decays y (its base class): the same
+    # rule where ours also averages with 1/t (r = 0, and weight_lr_power =
+    # 0 or a constant learning rate without warm-up) and without decay.
+    # Only on JAX: on TensorFlow and torch Keras 3.15 reads z after
+    # updating it where the paper reads z_t (`momentum.value` aliases the
+    # variable there), measured in the README; on JAX the values are the
+    # paper's.
+    if keras.backend.backend() != "jax":
+        return None
+    if c["r"] or c["weight_decay"] or not isinstance(
+            c["learning_rate"], float):
+        return None
+    if c["weight_lr_power"] and c["warmup_steps"]:
+        return None
+    return keras.optimizers.ScheduleFreeAdamW(
+        c["learning_rate"], beta_1=c["beta_1"], beta_2=c["beta_2"],
+        epsilon=c["epsilon"], warmup_steps=c["warmup_steps"])
+
+
+TABLE += [
+    Row("schedule_free_sgd", refs.ScheduleFreeSGDRef,
+        [{"learning_rate": 0.1},
+         # Warm-up over 20 of the 60 steps: c follows lr_max^2.
+         {"learning_rate": 0.1, "warmup_steps": 20, "momentum": 0.5},
+         {"learning_rate": 0.05, "warmup_steps": 10, "r": 1.0,
+          "weight_lr_power": 0.0, "weight_decay": 0.1},
+         {"learning_rate": 0.2, "momentum": 0.99, "r": 0.5}],
+        digits_learning_rate=0.3,
+        convergence_learning_rates={"parabola": 0.5, "rosenbrock": 0.003}),
+    Row("schedule_free_adamw", refs.ScheduleFreeAdamWRef,
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "warmup_steps": 20},
+         # No lr weighting: c = 1/t during warm-up too (Keras' rule).
+         {"learning_rate": 0.01, "warmup_steps": 20, "weight_lr_power": 0.0},
+         {"learning_rate": 0.02, "weight_decay": 0.1, "r": 2.0,
+          "beta_1": 0.5, "beta_2": 0.9},
+         {"learning_rate": 0.01, "beta_2": 0.0, "epsilon": 1.0,
+          "beta_1": 0.99}],
+        digits_learning_rate=0.003, keras_builtin=_schedule_free_adamw,
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.03}),
+    Row("schedule_free_radam", refs.ScheduleFreeRAdamRef,
+        # beta_2 = 0.999: silent for t <= 5, then rectified steps.
+        [{"learning_rate": 0.01},
+         {"learning_rate": 0.01, "silent_sgd_phase": False},
+         # beta_2 = 0.9: rho_inf = 19, Adam from t = 6 on as well.
+         {"learning_rate": 0.02, "beta_2": 0.9, "weight_decay": 0.1,
+          "r": 1.0, "silent_sgd_phase": False},
+         # beta_2 = 0.5: rho_inf = 3, SGD phase throughout.
+         {"learning_rate": 0.01, "beta_2": 0.5, "silent_sgd_phase": False,
+          "beta_1": 0.5, "weight_lr_power": 0.0}],
+        digits_learning_rate=0.003,
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.03}),
+]
+
 BY_NAME = {row.name: row for row in TABLE}
 
 
