@@ -53,11 +53,14 @@ class ScheduleFree(OptlabOptimizer):
     z_{t+1} = z_t - gamma_t * d_t
     x_{t+1} = (1 - c_{t+1}) x_t + c_{t+1} z_{t+1}
     y_{t+1} = (1 - beta) z_{t+1} + beta x_{t+1}
-            = y_t + c_{t+1} (z_t - y_t) + gamma_t (beta (1 - c_{t+1}) - 1) d_t
+            = (1 - c_{t+1}) y_t + c_{t+1} z_{t+1}
+              - gamma_t (1 - beta) (1 - c_{t+1}) d_t
     ```
 
-    The last line is the one computed (no division by beta, x never
-    stored). z_1 = x_1 = y_1 is the variable's value at the first update.
+    The weights' sum is kept as q_t = W_t / w_t (c_{t+1} = 1 / q_t), so
+    that t^r cannot overflow. The last line is the one computed, after z (no division by beta, x
+    never stored; the authors' code writes the same y from z_t before
+    updating z). z_1 = x_1 = y_1 is the variable's value at the first update.
     """
 
     couples_weight_decay = True
@@ -78,7 +81,9 @@ class ScheduleFree(OptlabOptimizer):
         self._build_moments(var_list)
         dtype = var_list[0].dtype if var_list else None
         self._lr_max = self.add_shared_scalar("lr_max", dtype)
-        self._weight_sum = self.add_shared_scalar("weight_sum", dtype)
+        # W_t / w_t, the sum of the weights of the average relative to the
+        # last one (see `_averaging`).
+        self._weight_ratio = self.add_shared_scalar("weight_ratio", dtype)
 
     def _build_moments(self, var_list):
         """The subclass's own state, created after z."""
@@ -95,23 +100,38 @@ class ScheduleFree(OptlabOptimizer):
         return "float64" if dtype == "float64" else "float32"
 
     def _averaging(self, learning_rate, dtype):
-        """(gamma_t, lr_max, W_t, c_{t+1}), computed in float32 at least."""
+        """(gamma_t, lr_max, q_t, c_{t+1}), computed in float32 at least.
+
+        W_t overflows float32 for large r (t^r), so the state is the ratio
+        q_t = W_t / w_t instead (0 while W_t = 0), and c_{t+1} = 1 / q_t:
+        q_t = q_{t-1} (w_{t-1} / w_t) + 1, where w_{t-1} / w_t =
+        ((t - 1) / t)^r (lr_max_{t-1} / lr_max_t)^p <= 1 (weights never
+        decrease), and q_t <= t.
+        """
         exact = self._exact(dtype)
         gamma = self._scheduled_learning_rate(learning_rate, exact)
-        lr_max = maximum(ops.cast(self._lr_max, exact), gamma)
-        weight = ops.power(lr_max, scalar(self.weight_lr_power, exact))
-        if self.r != 0.0:
-            weight = weight * ops.power(
-                self.step_count(exact), scalar(self.r, exact)
+        previous_lr_max = ops.cast(self._lr_max, exact)
+        lr_max = maximum(previous_lr_max, gamma)
+        t = self.step_count(exact)
+        ratio = ops.power((t - 1.0) / t, scalar(self.r, exact))
+        if self.weight_lr_power != 0.0:
+            # w_t = 0 while lr_max is 0 (and then W_t = 0: q_t = 0).
+            positive = ops.greater(lr_max, 0)
+            safe_lr_max = ops.where(positive, lr_max, 1.0)
+            ratio = ratio * ops.power(
+                previous_lr_max / safe_lr_max,
+                scalar(self.weight_lr_power, exact),
             )
-        weight_sum = ops.cast(self._weight_sum, exact) + weight
-        positive = ops.greater(weight_sum, 0)
-        c = ops.where(
+        else:
+            positive = ops.greater_equal(t, 1.0)
+        q = ops.where(
             positive,
-            ops.divide(weight, ops.where(positive, weight_sum, 1.0)),
-            ops.zeros_like(weight),
+            ops.cast(self._weight_ratio, exact) * ratio + 1.0,
+            ops.zeros_like(ratio),
         )
-        return gamma, lr_max, weight_sum, c
+        c = ops.where(positive, 1.0 / ops.where(positive, q, 1.0),
+                      ops.zeros_like(q))
+        return gamma, lr_max, q, c
 
     def warmup_factor(self, dtype):
         """min(1, t / warmup_steps); 1 without warm-up."""
@@ -136,22 +156,24 @@ class ScheduleFree(OptlabOptimizer):
         weight_decay = self.weight_decay_for(variable, dtype)
         if weight_decay is not None:
             direction = ops.add(direction, ops.multiply(variable, weight_decay))
-        y_step = gamma * (beta * (1.0 - c) - 1.0)
+        # z first, then y from z_{t+1} (read back after the write): every
+        # read of z_t and y_t comes before y is overwritten.
+        self.assign_sub(z, ops.multiply(direction, gamma))
+        y_step = gamma * (1.0 - beta) * (1.0 - c)
         self.assign_add(
             variable,
-            ops.add(
+            ops.subtract(
                 ops.multiply(ops.subtract(z, variable), c),
                 ops.multiply(direction, y_step),
             ),
         )
-        self.assign_sub(z, ops.multiply(direction, gamma))
 
     def after_updates(self, trainable_variables, learning_rate):
-        _, lr_max, weight_sum, _ = self._averaging(
+        _, lr_max, weight_ratio, _ = self._averaging(
             learning_rate, self._lr_max.dtype
         )
         self.assign(self._lr_max, lr_max)
-        self.assign(self._weight_sum, weight_sum)
+        self.assign(self._weight_ratio, weight_ratio)
 
     # The evaluation point, for keras_optlab.training.schedule_free.
 
