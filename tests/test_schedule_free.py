@@ -4,9 +4,9 @@ schedule_free.py), on a small real model with batch normalisation.
 - Inside `schedule_free_evaluation` the variables hold the x of the NumPy
   reference (tests/references.py, which keeps x explicitly; a float32
   run of 12 steps, atol 1e-5: float32 rounding of y and z, and x =
-  (y - 0.1 z) / 0.9 recovered from them), `evaluate` gives the loss of a twin model whose weights are
-  set to that x (rtol 1e-5), and on exit y and the batch-norm statistics
-  are back bit for bit.
+  (y - 0.1 z) / 0.9 recovered from them), `evaluate` gives the loss of a
+  twin model whose weights are set to that x (rtol 1e-5), and on exit y
+  and the batch-norm statistics are back bit for bit.
 - With data, the batch-norm statistics at x are the mean and (biased)
   variance of the layer's inputs at x over the data, computed in NumPy.
 - The callback validates at x without disturbing training (the run with it
@@ -82,8 +82,8 @@ def test_evaluation_at_x_is_the_reference_x():
         loss = model.evaluate(FEATURES, TARGETS, verbose=0)
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
     assert not np.allclose(reference.x[0], reference.params[0], atol=1e-3)
-    for before, after in zip(y + statistics,
-                             _values(variables + model.non_trainable_variables)):
+    restored = _values(variables + model.non_trainable_variables)
+    for before, after in zip(y + statistics, restored):
         np.testing.assert_array_equal(before, after)
 
 
@@ -137,6 +137,6 @@ def test_callback_validates_at_x_and_leaves_training_alone():
 
 
 def test_other_optimizers_are_refused():
+    model = _model(Adam())
     with pytest.raises(ValueError, match="not a Schedule-Free optimizer"):
-        with schedule_free_evaluation(_model(Adam())):
-            pass
+        schedule_free_evaluation(model).__enter__()

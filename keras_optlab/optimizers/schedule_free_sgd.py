@@ -58,9 +58,10 @@ class ScheduleFree(OptlabOptimizer):
     ```
 
     The weights' sum is kept as q_t = W_t / w_t (c_{t+1} = 1 / q_t), so
-    that t^r cannot overflow. The last line is the one computed, after z (no division by beta, x
-    never stored; the authors' code writes the same y from z_t before
-    updating z). z_1 = x_1 = y_1 is the variable's value at the first update.
+    that t^r cannot overflow. The last line is the one computed, after z
+    (no division by beta, x never stored; the authors' code writes the
+    same y from z_t before updating z). z_1 = x_1 = y_1 is the variable's
+    value at the first update.
     """
 
     couples_weight_decay = True
@@ -155,7 +156,8 @@ class ScheduleFree(OptlabOptimizer):
         direction = self._direction(gradient, variable, index)
         weight_decay = self.weight_decay_for(variable, dtype)
         if weight_decay is not None:
-            direction = ops.add(direction, ops.multiply(variable, weight_decay))
+            direction = ops.add(direction,
+                                ops.multiply(variable, weight_decay))
         # z first, then y from z_{t+1} (read back after the write): every
         # read of z_t and y_t comes before y is overwritten.
         self.assign_sub(z, ops.multiply(direction, gamma))
