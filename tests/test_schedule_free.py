@@ -115,8 +115,8 @@ def test_callback_validates_at_x_and_leaves_training_alone():
     plain = _model(ScheduleFreeSGD(0.1), run_eagerly=True)
     watched = _model(ScheduleFreeSGD(0.1), run_eagerly=True)
     callback = ScheduleFreeEvaluation()
-    _fit(plain, 2)
-    history = _fit(watched, 2, [callback])
+    _fit(plain, 1)
+    history = _fit(watched, 1, [callback])
     # Training went as without the callback; the model now holds that x.
     for ours, expected in zip(_values(watched.trainable_variables),
                               _x_of(plain)):
