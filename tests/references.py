@@ -884,3 +884,105 @@ def run_reference(
             ema_history.append([e.copy() for e in ema])
         history.append([p.copy() for p in ref.params])
     return history, (ema_history if use_ema else None)
+
+
+# Issue 14 (sf): the Schedule-Free family.
+
+
+class ScheduleFreeRef(Reference):
+    """Defazio et al. (2024), Algorithm 1, with the three sequences held
+    explicitly: x (the average), z (the base iterate), and the parameters
+    y = (1 - beta) z + beta x where the gradient is taken. Per step t:
+    gamma_t from `scheduled_lr`; lr_max = max(lr_max, gamma_t); weight
+    w = t^r lr_max^p, W += w, c = w / W (0 while W = 0); d = direction(g)
+    + lambda y; z -= gamma_t d; x = (1 - c) x + c z; y = (1 - beta) z +
+    beta x. x_1 = z_1 = the initial parameters."""
+
+    handles_weight_decay = True
+
+    def setup_schedule_free(self, beta, r, weight_lr_power, weight_decay):
+        self.beta, self.r, self.p = beta, r, weight_lr_power
+        self.lam = weight_decay or 0.0
+        self.x = [p.copy() for p in self.params]
+        self.z = [p.copy() for p in self.params]
+        self.lr_max, self.weight_sum = 0.0, 0.0
+
+    def step(self, grads, lr):
+        self.t += 1
+        gamma = self.scheduled_lr(lr)
+        self.lr_max = max(self.lr_max, gamma)
+        weight = self.t ** self.r * self.lr_max ** self.p
+        self.weight_sum += weight
+        c = weight / self.weight_sum if self.weight_sum > 0 else 0.0
+        for i, g in enumerate(grads):
+            y = self.params[i]
+            d = self.direction(i, np.asarray(g, np.float64)) + self.lam * y
+            self.z[i] = self.z[i] - gamma * d
+            self.x[i] = (1 - c) * self.x[i] + c * self.z[i]
+            self.params[i] = (1 - self.beta) * self.z[i] + self.beta * self.x[i]
+
+    def warmed_up(self, lr):
+        return lr * min(1.0, self.t / self.T) if self.T else lr
+
+
+class ScheduleFreeSGDRef(ScheduleFreeRef):
+    """Schedule-Free SGD: d = g, gamma_t = lr min(1, t / warmup_steps)."""
+
+    def setup(self, momentum=0.9, warmup_steps=0, r=0.0,
+              weight_lr_power=2.0, weight_decay=None):
+        self.T = warmup_steps
+        self.setup_schedule_free(momentum, r, weight_lr_power, weight_decay)
+
+    def scheduled_lr(self, lr):
+        return self.warmed_up(lr)
+
+    def direction(self, i, g):
+        return g
+
+
+class ScheduleFreeAdamWRef(ScheduleFreeRef):
+    """Schedule-Free AdamW as in the authors' code: v = b2 v + (1 - b2) g^2,
+    d = g / (sqrt(v / (1 - b2^t)) + eps), gamma_t = lr min(1, t / T)."""
+
+    def setup(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0,
+              r=0.0, weight_lr_power=2.0, weight_decay=None):
+        self.b2, self.eps, self.T = beta_2, epsilon, warmup_steps
+        self.v = self.zeros()
+        self.setup_schedule_free(beta_1, r, weight_lr_power, weight_decay)
+
+    def scheduled_lr(self, lr):
+        return self.warmed_up(lr)
+
+    def direction(self, i, g):
+        self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g * g
+        return g / (np.sqrt(self.v[i] / (1 - self.b2 ** self.t)) + self.eps)
+
+
+class ScheduleFreeRAdamRef(ScheduleFreeAdamWRef):
+    """The authors' RAdamScheduleFree: rho_inf = 2 / (1 - b2) - 1, rho_t =
+    rho_inf - 2 t b2^t / (1 - b2^t); where rho_t > 4, Adam's d and gamma_t
+    = lr sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2)
+    rho_t)); else d = g and gamma_t = 0 (silent) or lr."""
+
+    def setup(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, r=0.0,
+              weight_lr_power=2.0, silent_sgd_phase=True, weight_decay=None):
+        super().setup(beta_1, beta_2, epsilon, 0, r, weight_lr_power,
+                      weight_decay)
+        self.silent = silent_sgd_phase
+
+    def rho(self):
+        b2t = self.b2 ** self.t
+        rho_inf = 2 / (1 - self.b2) - 1
+        return rho_inf, rho_inf - 2 * self.t * b2t / (1 - b2t)
+
+    def scheduled_lr(self, lr):
+        rho_inf, rho_t = self.rho()
+        if rho_t > 4:
+            return lr * np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                                / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        return 0.0 if self.silent else lr
+
+    def direction(self, i, g):
+        normalized = super().direction(i, g)
+        return normalized if self.rho()[1] > 4 else g
+

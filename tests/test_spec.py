@@ -65,11 +65,16 @@ def test_docs_table_is_generated_from_the_tables():
         assert f.read() == optimizers.hyperparameter_markdown()
 
 
+# Decay at y inside the step (Defazio et al. 2024).
+SCHEDULE_FREE = {"schedule_free_sgd", "schedule_free_adamw",
+                 "schedule_free_radam"}
+
+
 def test_weight_decay_coupled_where_the_paper_puts_it_in_the_rule():
     coupled = {name for name, info in INFOS.items()
                if info.weight_decay == "coupled"}
     assert coupled == {"novograd", "adan", "lars", "prodigy", "lamb",
-                       "madgrad"}
+                       "madgrad"} | SCHEDULE_FREE
     for name, info in INFOS.items():
         assert (info.weight_decay == "coupled") == \
             info.cls.couples_weight_decay

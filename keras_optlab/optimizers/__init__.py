@@ -41,6 +41,10 @@ from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
 # Issue 14 (muon): Muon.
 from keras_optlab.optimizers.muon import Muon  # isort: skip
+# Issue 14 (sf): the Schedule-Free family.
+from keras_optlab.optimizers.schedule_free_sgd import ScheduleFreeSGD  # isort: skip
+from keras_optlab.optimizers.schedule_free_adamw import ScheduleFreeAdamW  # isort: skip
+from keras_optlab.optimizers.schedule_free_radam import ScheduleFreeRAdam  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -81,6 +85,9 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "SWA",
+    "ScheduleFreeAdamW",
+    "ScheduleFreeRAdam",
+    "ScheduleFreeSGD",
     "Yogi",
     "available",
     "get",
