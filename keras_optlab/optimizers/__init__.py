@@ -39,6 +39,8 @@ from keras_optlab.optimizers.lion import Lion  # isort: skip
 from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
+# Issue 14 (mars): MARS.
+from keras_optlab.optimizers.mars import MARS  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -66,6 +68,7 @@ __all__ = [
     "Lion",
     "Lookahead",
     "MADGRAD",
+    "MARS",
     "Momentum",
     "Nadam",
     "Nesterov",
