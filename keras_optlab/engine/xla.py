@@ -102,7 +102,8 @@ def blocked_sum(values, keep_apart):
 def _after(value, predecessor, holds):
     """`value`, made to depend on `predecessor` (which it equals nowhere:
     `holds` is true at run time)."""
-    return ops.where(holds, value, ops.convert_to_tensor(predecessor))
+    return ops.where(holds, ops.convert_to_tensor(value),
+                     ops.convert_to_tensor(predecessor))
 
 
 class StepOrder:
