@@ -1,8 +1,9 @@
 """Optimizers written from their papers, one per module.
 
 The update rules sit flat in this folder, one per file; `wrappers/` holds the
-optimizers that wrap another (Lookahead, SWA). How a step reaches a rule
-(sparse rows, non-finite gradients, weight decay, XLA) is keras_optlab/engine/.
+optimizers that wrap another (Lookahead, SWA, Cautious). How a step reaches a
+rule (sparse rows, non-finite gradients, weight decay, XLA) is
+keras_optlab/engine/.
 
 `get(identifier)` builds one from a short name, a config or an instance;
 `available()` lists the table with descriptions and papers.
@@ -43,6 +44,7 @@ from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
 from keras_optlab.optimizers.mars import MARS  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
+from keras_optlab.optimizers.wrappers import Cautious
 from keras_optlab.optimizers.wrappers import Lookahead
 from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
@@ -59,6 +61,7 @@ __all__ = [
     "Adam",
     "Adamax",
     "AdamW",
+    "Cautious",
     "AdEMAMix",
     "Adan",
     "GradientDescent",
