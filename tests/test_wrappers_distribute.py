@@ -1,5 +1,5 @@
-"""Lookahead, SWA and Cautious under MirroredStrategy over two logical CPUs give the
-single-device run: weights and wrapper state (rtol 1e-5, atol 1e-6, as in
+"""Lookahead, SWA and Cautious under MirroredStrategy over two logical CPUs
+give the single-device run: weights and wrapper state (rtol 1e-5, atol 1e-6, as in
 test_compile_distribute.py: the all-reduce changes only the order of float32
 operations)."""
 
