@@ -57,7 +57,7 @@ def _reference(params, inner_ref, hyper, weight_decay, rescale):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_follows_reference(case):
     make_inner, inner_ref, hyper, weight_decay, rescale = CASES[case]
-    params, grads = helpers.random_problem(50, seed=3)
+    params, grads = helpers.random_problem(25, seed=3)
     optimizer = Cautious(make_inner(), rescale=rescale)
     actual = helpers.run_keras(optimizer, params, grads)
     reference = _reference(params, inner_ref, hyper, weight_decay, rescale)
@@ -70,7 +70,7 @@ def test_follows_reference(case):
     kept = np.concatenate([m.ravel() for step in reference.masks[1:]
                            for m in step])
     assert 0.01 < kept.mean() < 0.99
-    assert int(optimizer.iterations.numpy()) == 50
+    assert int(optimizer.iterations.numpy()) == 25
 
 
 def test_inner_state_is_the_unmasked_one():

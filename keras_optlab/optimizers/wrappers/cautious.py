@@ -14,8 +14,8 @@ from keras_optlab.optimizers.wrappers.wrapper import (
 
 # The rescaling of the kept coordinates, per variable (tensor) of d
 # elements of which nnz are kept:
-# "count": d / (nnz + 1), the paper's algorithm box (arXiv v1-v3),
-#          pytorch_optimizer and the authors' first code;
+# "count": d / (nnz + 1), the paper's C-AdamW box, pytorch_optimizer and
+#          the authors' first code;
 # "mean":  1 / max(nnz / d, 1e-3), the authors' current code and timm's;
 # None:    no rescaling, the mask alone.
 RESCALES = ("count", "mean", None)
@@ -25,8 +25,8 @@ MEAN_FLOOR = 1e-3
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Cautious(OptimizerWrapper):
-    """Cautious optimizer (Liang, Chen, Liu and Liu, 2024, Algorithm 2,
-    C-AdamW, for any inner optimizer).
+    """Cautious optimizer (Liang, Chen, Liu and Liu, 2024: the C-AdamW
+    algorithm, for any inner optimizer).
 
     The inner optimizer proposes its step x <- x - eta_t * u_t; the step is
     kept only in the coordinates where u_t and the gradient g_t agree in
@@ -69,13 +69,14 @@ class Cautious(OptimizerWrapper):
 
     Deliberate differences:
 
-    - From the paper's final version (arXiv v4, its "one line of code"):
-      that one divides by mean(phi) + eps; the algorithm box of the earlier
-      versions and pytorch_optimizer's `apply_cautious` by (nnz + 1) / d,
-      which is `rescale="count"` (default); the authors' current code
-      (C-Optim) and timm by max(mean(phi), 1e-3), `rescale="mean"`. With
-      phi = 0 in a whole variable it does not move (count: 0 * d; mean:
-      0 * 1000).
+    - The rescaling: the paper's C-AdamW box scales the learning rate by
+      d / (nnz + 1), as pytorch_optimizer's `apply_cautious` and the
+      authors' first code: `rescale="count"` (default). The "one line of
+      code" of arXiv v4 divides by mean(phi) + eps, with eps unstated; the
+      authors' current code (C-Optim) and timm by max(mean(phi), 1e-3):
+      `rescale="mean"`. With phi = 0 in a whole variable it does not move
+      (count: 0 * d; mean: 0 * 1000). The mask is 1(u * g > 0), strict, as
+      in the one-line code and every implementation.
     - From the authors' C-AdamW: they compute the mask from m_t * g_t, not
       u_t * g_t; the same sign, since sqrt(v_hat) + eps > 0. Their decay
       runs after the masked step (on x_t), Keras' before it (on x_{t-1});
