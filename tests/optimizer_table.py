@@ -498,6 +498,27 @@ TABLE += [
                            "beta_2": 0.99, "r": 2.0}}),
 ]
 
+
+# Issue 14 (mars): MARS. The random gradients of the step tests have norms
+# above 1, so c_t is clipped there; tests/test_rule_mechanisms.py follows
+# the reference with small gradients too, where it is not.
+TABLE += [
+    Row("mars", refs.MARSRef,
+        [{"learning_rate": 0.01},
+         # No correction: AdamW on the gradient clipped to norm 1.
+         {"learning_rate": 0.01, "gamma": 0.0},
+         # A large correction, k = gamma b1 / (1 - b1) = 9, with decay.
+         {"learning_rate": 0.01, "gamma": 1.0, "beta_1": 0.9,
+          "weight_decay": 0.1},
+         # beta_1 = 0: k = 0 whatever gamma.
+         {"learning_rate": 0.01, "beta_1": 0.0, "beta_2": 0.9,
+          "epsilon": 1.0},
+         {"learning_rate": 0.005, "gamma": 0.5, "beta_1": 0.99,
+          "beta_2": 0.999, "epsilon": 1e-3}],
+        digits_learning_rate=0.003,
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01}),
+]
+
 BY_NAME = {row.name: row for row in TABLE}
 
 

@@ -804,6 +804,37 @@ class MuonRef(Reference):
                                                      + self.adam_eps)
 
 
+class MARSRef(Reference):
+    """Yuan et al. (2024) MARS-AdamW, approximate form (Algorithm 2 with
+    g_{t-1} the previous step's gradient): c = g + gamma b1 / (1 - b1)
+    (g - g_prev), with no correction on the first step (x_1 = x_0 in the
+    paper, so the correction is zero); c / ||c|| where ||c|| > 1 (per
+    variable); then Adam's bias-corrected step on c with epsilon after the
+    root. Decay is Keras' decoupled decay (run_reference)."""
+
+    def setup(self, beta_1=0.95, beta_2=0.99, gamma=0.025, epsilon=1e-8):
+        self.b1, self.b2, self.gamma, self.eps = beta_1, beta_2, gamma, epsilon
+        self.m = self.zeros()
+        self.v = self.zeros()
+        self.g_prev = [None] * len(self.params)
+
+    def update(self, i, g, lr):
+        b1, b2, t = self.b1, self.b2, self.t
+        if self.g_prev[i] is None:
+            c = g.copy()
+        else:
+            c = g + self.gamma * b1 / (1 - b1) * (g - self.g_prev[i])
+        norm = np.linalg.norm(c)
+        if norm > 1:
+            c = c / norm
+        self.m[i] = b1 * self.m[i] + (1 - b1) * c
+        self.v[i] = b2 * self.v[i] + (1 - b2) * c * c
+        m_hat = self.m[i] / (1 - b1**t)
+        v_hat = self.v[i] / (1 - b2**t)
+        self.g_prev[i] = g.copy()
+        return self.params[i] - lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

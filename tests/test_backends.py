@@ -30,6 +30,7 @@ PORTABLE = [
     "tests/test_lookahead.py",
     "tests/test_swa.py",
     "tests/test_sam.py",
+    "tests/test_cautious.py",
 ]
 # Per backend, on top of PORTABLE. test_base_options.py stays in the
 # TensorFlow run: on torch Keras' own clipnorm/global_clipnorm compute the

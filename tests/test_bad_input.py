@@ -446,9 +446,10 @@ def test_good_file_loads_with_optimizer_state(saved):
 def test_fresh_process_loads_every_optimizer_and_wrapper(tmp_path):
     """Saved here, loaded in a new process that only imports keras_optlab:
     keras.saving.load_model(safe_mode=True, no custom_objects) restores
-    each registered optimizer, Lookahead and SWA with their state, and
-    SAMModel. (In-process reloads with continued training are checked in
-    test_serialization.py, test_lookahead.py, test_swa.py, test_sam.py.)"""
+    each registered optimizer, Lookahead, SWA and Cautious with their
+    state, and SAMModel. (In-process reloads with continued training are
+    checked in test_serialization.py, test_lookahead.py, test_swa.py,
+    test_sam.py, test_cautious.py.)"""
     from keras_optlab.training import SAMModel
 
     expected = {}
@@ -468,6 +469,8 @@ def test_fresh_process_loads_every_optimizer_and_wrapper(tmp_path):
          "Lookahead")
     save(_tiny(optimizers.SWA(optimizers.get("adam"), start_step=1),
                steps=0), "SWA")
+    save(_tiny(optimizers.Cautious(optimizers.get("lion")), steps=0),
+         "Cautious")
     sam = SAMModel(keras.Sequential([keras.Input((3,)),
                                      keras.layers.Dense(2)]), rho=0.1)
     sam.compile(optimizer=optimizers.get("adam"), loss="mse")

@@ -336,7 +336,7 @@ def test_mixed_precision_loss_scale(mixed_float16, name):
     models.assert_same_weights(weights[True], weights[False], RTOL32, ATOL32)
 
 
-@pytest.mark.parametrize("wrapper", ["lookahead", "swa"])
+@pytest.mark.parametrize("wrapper", ["lookahead", "swa", "cautious"])
 def test_wrappers_keep_working(wrapper):
     params, grads = helpers.random_problem(6, seed=5)
     results = {}
@@ -346,6 +346,8 @@ def test_wrappers_keep_working(wrapper):
         if wrapper == "lookahead":
             optimizer = keras_optlab.optimizers.Lookahead(inner,
                                                           sync_period=2)
+        elif wrapper == "cautious":
+            optimizer = keras_optlab.optimizers.Cautious(inner)
         else:
             optimizer = keras_optlab.optimizers.SWA(inner, start_step=2,
                                                     average_period=2)

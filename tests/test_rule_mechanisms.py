@@ -8,7 +8,7 @@ AdaBound's bounds closing on SGD, QHAdam's limits, LARS' trust ratio,
 Prodigy's distance estimate and its once-per-step shared state under
 tf.function, model.fit, MirroredStrategy and save-and-reload, MADGRAD's
 x_0 and dual-averaging point, AdEMAMix's beta_3 scheduler as a linear
-half-life. Step-by-step
+half-life, MARS's clip on both sides of norm 1 and its first step. Step-by-step
 agreement with the papers: tests/test_references.py; bad hyperparameters:
 tests/test_validation.py.
 """
@@ -857,3 +857,54 @@ def test_ademamix_beta_3_scheduler_moves_the_half_life_linearly(beta_1):
         np.testing.assert_allclose(_state_named(optimizer, "slow_momentum"),
                                    1.0 - product, rtol=1e-12)
     assert np.isfinite(variable.numpy()).all()
+
+
+# --- MARS (issue 14) --------------------------------------------------------
+
+
+def _mars_gradients(steps, seed):
+    """Random gradients whose scale moves between 0.02 and 2 per step, so
+    that ||c_t|| is below 1 on some steps and above it on others."""
+    params, grads = helpers.random_problem(steps, seed=seed)
+    scales = np.geomspace(0.02, 2.0, steps)[np.random.default_rng(
+        seed).permutation(steps)]
+    return params, [[g * s for g in step] for step, s in zip(grads, scales)]
+
+
+@pytest.mark.parametrize("setting", [{}, {"gamma": 1.0, "beta_1": 0.5}])
+def test_mars_follows_reference_with_and_without_clipping(setting):
+    params, grads = _mars_gradients(24, seed=5)
+    hyper = {"beta_1": 0.95, "gamma": 0.025, **setting}
+    # Both branches of the clip occur: ||c_t|| of the first variable.
+    norms, previous = [], None
+    k = hyper["gamma"] * hyper["beta_1"] / (1 - hyper["beta_1"])
+    for step in grads:
+        g = step[0]
+        c = g if previous is None else g + k * (g - previous)
+        norms.append(np.linalg.norm(c))
+        previous = g
+    assert min(norms) < 0.9 and max(norms) > 1.1
+    optimizer = helpers.make_optimizer("mars", learning_rate=0.01, **hyper)
+    actual = helpers.run_keras(optimizer, params, grads)
+    expected, _ = refs.run_reference(refs.MARSRef, hyper, params, grads,
+                                     helpers.as_float32(0.01))
+    helpers.assert_trajectories_close(actual, expected, helpers.RTOL64,
+                                      helpers.ATOL64)
+
+
+def test_mars_first_step_has_no_correction():
+    """c_1 = g_1 (the paper's x_1 = x_0), not the authors' code's
+    (1 + k) g_1 from g_0 = 0: with ||g_1|| < 1 / (1 + k), unclipped in
+    both, the first step is Adam's, lr * g / (|g| + eps) elementwise, and
+    m = (1 - beta_1) g_1."""
+    g = np.array([[0.1, -0.2], [0.05, 0.3]])
+    optimizer = helpers.make_optimizer("mars", learning_rate=0.01,
+                                       epsilon=1e-3)
+    (variable,) = helpers.make_variables([np.zeros((2, 2))])
+    optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+    lr = helpers.as_float32(0.01)
+    np.testing.assert_allclose(variable.numpy(),
+                               -lr * g / (np.abs(g) + 1e-3), rtol=1e-12)
+    np.testing.assert_allclose(optimizer._momentums[0].numpy(),
+                               (1 - 0.95) * g, rtol=1e-12)
+    np.testing.assert_allclose(optimizer._previous_gradients[0].numpy(), g)

@@ -1,5 +1,5 @@
-"""Lookahead and SWA under MirroredStrategy over two logical CPUs give the
-single-device run: weights and wrapper state (rtol 1e-5, atol 1e-6, as in
+"""Lookahead, SWA and Cautious under MirroredStrategy over two logical CPUs
+give the single-device run: weights and wrapper state (rtol 1e-5, atol 1e-6, as in
 test_compile_distribute.py: the all-reduce changes only the order of float32
 operations)."""
 
@@ -68,3 +68,35 @@ def test_batch_norm_update_reads_a_tf_data_dataset():
                            layer.moving_variance.numpy()])
     models.assert_same_weights(statistics[0], statistics[1], 1e-6, 0.0)
     np.testing.assert_allclose(statistics[0][1], x.var(0), rtol=1e-5)
+
+
+# Issue 14 (mars): Cautious, whose mask must use the gradient summed over
+# the replicas (the one the inner optimizer applies), not each replica's.
+
+
+def _train_cautious(strategy):
+    from keras_optlab.optimizers import Cautious
+
+    x, y = models.regression_data(n=64)
+    with strategy.scope():
+        model = models.dense_model()
+        model.compile(optimizer=Cautious(Adam(0.05)), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 12
+    for variable in model.trainable_variables:
+        first, *others = strategy.experimental_local_results(variable.value)
+        for copy in others:
+            np.testing.assert_array_equal(copy.numpy(), first.numpy())
+    return models.weights_of(model)
+
+
+def test_cautious_mirrored_strategy_matches_single_device(mirrored_strategy):
+    single = _train_cautious(tf.distribute.get_strategy())
+    mirrored = _train_cautious(mirrored_strategy)
+    models.assert_same_weights(mirrored, single, RTOL, ATOL)
+    # The mask acted: the weights differ from Adam's alone.
+    x, y = models.regression_data(n=64)
+    model = models.dense_model()
+    model.compile(optimizer=Adam(0.05), loss="mse")
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    assert not np.allclose(models.weights_of(model)[0], single[0])

@@ -62,6 +62,42 @@ class SWARef:
             self._snapshot()
 
 
+class CautiousRef:
+    """Liang et al. (2024) Algorithm 2 (C-AdamW) for any inner reference
+    without its own decay: u is the inner step's direction, (x - A(x)) / lr
+    with the inner state advanced as without the mask; phi = 1(u g > 0);
+    x = x - lr wd x (Keras' decoupled decay, unmasked) - lr s phi u, with
+    s = d / (nnz + 1) ("count"), 1 / max(mean(phi), 1e-3) ("mean") or 1
+    (None), per variable."""
+
+    def __init__(self, inner, rescale="count", weight_decay=None):
+        self.inner = inner
+        self.rescale, self.wd = rescale, weight_decay or 0.0
+        self.masks = []
+
+    @property
+    def params(self):
+        return self.inner.params
+
+    def step(self, grads, lr):
+        self.inner.t += 1
+        masks = []
+        for i, g in enumerate(grads):
+            g = np.asarray(g, np.float64)
+            x = self.inner.params[i]
+            u = (x - self.inner.update(i, g, lr)) / lr
+            phi = (u * g > 0).astype(np.float64)
+            if self.rescale == "count":
+                s = phi.size / (phi.sum() + 1)
+            elif self.rescale == "mean":
+                s = 1 / max(phi.mean(), 1e-3)
+            else:
+                s = 1.0
+            self.inner.params[i] = x - lr * self.wd * x - lr * s * phi * u
+            masks.append(phi)
+        self.masks.append(masks)
+
+
 def linear_problem(samples=32, features=3, seed=0):
     """Inputs and targets of a small float32 linear regression."""
     rng = np.random.default_rng(seed)

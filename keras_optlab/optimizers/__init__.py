@@ -1,8 +1,9 @@
 """Optimizers written from their papers, one per module.
 
 The update rules sit flat in this folder, one per file; `wrappers/` holds the
-optimizers that wrap another (Lookahead, SWA). How a step reaches a rule
-(sparse rows, non-finite gradients, weight decay, XLA) is keras_optlab/engine/.
+optimizers that wrap another (Lookahead, SWA, Cautious). How a step reaches a
+rule (sparse rows, non-finite gradients, weight decay, XLA) is
+keras_optlab/engine/.
 
 `get(identifier)` builds one from a short name, a config or an instance;
 `available()` lists the table with descriptions and papers.
@@ -45,8 +46,11 @@ from keras_optlab.optimizers.muon import Muon  # isort: skip
 from keras_optlab.optimizers.schedule_free_sgd import ScheduleFreeSGD  # isort: skip
 from keras_optlab.optimizers.schedule_free_adamw import ScheduleFreeAdamW  # isort: skip
 from keras_optlab.optimizers.schedule_free_radam import ScheduleFreeRAdam  # isort: skip
+# Issue 14 (mars): MARS.
+from keras_optlab.optimizers.mars import MARS  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
+from keras_optlab.optimizers.wrappers import Cautious
 from keras_optlab.optimizers.wrappers import Lookahead
 from keras_optlab.optimizers.wrappers import OptimizerWrapper
 from keras_optlab.optimizers.registry import OptimizerInfo
@@ -64,6 +68,7 @@ __all__ = [
     "Adam",
     "Adamax",
     "AdamW",
+    "Cautious",
     "AdEMAMix",
     "Adan",
     "GradientDescent",
@@ -73,6 +78,8 @@ __all__ = [
     "Lion",
     "Lookahead",
     "MADGRAD",
+    "MARS",
+    "Muon",
     "Momentum",
     "Nadam",
     "Nesterov",
@@ -94,7 +101,6 @@ __all__ = [
     "hyperparameter_markdown",
 ]
 # Issue 14 (muon).
-__all__ += ["Muon"]
 
 
 def __getattr__(name):

@@ -368,9 +368,14 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         )
 
     def _assign_relative(self, variable, value, combine, keras_assign):
-        """Keras' in-place `keras_assign`, or, where the step's order needs
-        it, `assign(variable, combine(variable, value))`."""
+        """Keras' in-place `keras_assign`, of the increment ordered after
+        the sums where it is the parameter's (engine/xla.py), or, where
+        the step's order needs it, `assign(variable, combine(variable,
+        value))`."""
         order = self._step_order
+        if order is not None and order.orders_increment(variable, value):
+            return keras_assign(variable,
+                                order.ordered_increment(variable, value))
         if order is not None and order.orders(variable, value):
             return self.assign(variable, combine(variable, value))
         keras_assign(variable, value)

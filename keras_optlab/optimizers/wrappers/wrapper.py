@@ -1,6 +1,6 @@
 """The base class of optimizers that wrap another optimizer.
 
-A wrapper (Lookahead, SWA) lets any Keras optimizer, built-in or ours, take
+A wrapper (Lookahead, SWA, Cautious) lets any Keras optimizer, built-in or ours, take
 the step, then acts on the weights after it: the mechanics follow
 `keras.optimizers.LossScaleOptimizer`. The inner optimizer keeps its learning
 rate, schedule, iterations, clipping, weight decay, EMA and gradient
