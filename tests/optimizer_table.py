@@ -37,6 +37,12 @@ class Row:
     # of each of its problems ({"parabola": lr, "rosenbrock": lr}); None
     # while not yet chosen, and the row is then left out of that test.
     convergence_learning_rates: dict = None
+    # Where a compiled (XLA) update cannot avoid parameter-sized buffers:
+    # (copies, temporaries) per variable, each temporary the size of the
+    # variable, and why (tests/test_xla_forms.py holds the row to exactly
+    # those copies and at most those temporaries beyond its 10% slack).
+    # None: no copy, temporaries within the slack.
+    xla_buffers: tuple = None
 
 
 def _sgd(momentum=0.0, nesterov=False):
@@ -357,6 +363,28 @@ TABLE += [
         convergence_learning_rates={
             "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
             "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
+]
+
+# Issue 14 (dadapt): D-Adaptation.
+
+TABLE += [
+    Row("dadaptadam", refs.DAdaptAdamRef,
+        [{"learning_rate": 1.0},
+         {"learning_rate": 1.0, "weight_decay": 0.1,
+          "use_bias_correction": True},
+         {"learning_rate": 0.5, "weight_decay": 0.05, "decouple": False,
+          "growth_rate": 1.05},
+         {"learning_rate": 1.0, "d0": 1e-3, "beta_1": 0.0, "beta_2": 0.9,
+          "epsilon": 1e-6}],
+        digits_learning_rate=1.0,
+        convergence_learning_rates={"parabola": 1.0, "rosenbrock": 0.03},
+        xla_buffers=(1, 3, "<g_k, s_k>_{A^-1}, summed over the variable "
+                     "before d's update, reads s_k, which the same update "
+                     "overwrites with s_{k+1}: XLA keeps a copy of s_k "
+                     "(written before or after the parameter alike), and "
+                     "holds sqrt(v_{k+1}), read by that sum and by the "
+                     "step; measured: 2 variable-sized temporaries on "
+                     "TensorFlow, 3 on JAX")),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

@@ -39,6 +39,8 @@ from keras_optlab.optimizers.lion import Lion  # isort: skip
 from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
+# Issue 14 (dadapt): D-Adaptation.
+from keras_optlab.optimizers.dadapt_adam import DAdaptAdam  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -59,6 +61,7 @@ __all__ = [
     "AdamW",
     "AdEMAMix",
     "Adan",
+    "DAdaptAdam",
     "GradientDescent",
     "LAMB",
     "LARS",
