@@ -385,6 +385,22 @@ TABLE += [
                      "holds sqrt(v_{k+1}), read by that sum and by the "
                      "step; measured: 2 variable-sized temporaries on "
                      "TensorFlow, 3 on JAX")),
+    Row("dadaptsgd", refs.DAdaptSGDRef,
+        # First a d0 from which d grows within the few steps of the
+        # generic tests (from 1e-6 the parameters move by ~1e-5 in 60).
+        [{"learning_rate": 1.0, "d0": 1e-2},
+         {"learning_rate": 1.0},
+         {"learning_rate": 1.0, "momentum": 0.0, "d0": 1e-3},
+         {"learning_rate": 0.5, "weight_decay": 0.05, "growth_rate": 1.05},
+         {"learning_rate": 2.0, "momentum": 0.5, "d0": 1e-2}],
+        digits_learning_rate=1.0,
+        # Rosenbrock at the default 1.0 ends 6e-15 away (0.3: 3e-5; 0.1:
+        # 0.06 after the 10000 steps).
+        convergence_learning_rates={"parabola": 1.0, "rosenbrock": 1.0},
+        xla_buffers=(1, 1, "<g_k, s_k>, summed over the variable before "
+                     "d's update, reads s_k, which the same update "
+                     "overwrites with s_{k+1}: XLA keeps a copy of s_k "
+                     "(written before or after the parameter alike)")),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

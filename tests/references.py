@@ -775,6 +775,45 @@ class DAdaptAdamRef(Reference):
             self.d = max(self.d, min(d_hat, self.growth * self.d))
 
 
+class DAdaptSGDRef(Reference):
+    """Defazio and Mishchenko (2023), the D-Adapt SGD box: lambda = d gamma
+    / ||g_0|| (||g_0|| over all variables; the first non-zero gradient's,
+    lambda = 0 before it), s += lambda g, z -= lambda g (z_0 = x_0),
+    x = beta x + (1 - beta) z, N += lambda <g, s> (s before its update),
+    d = max(d, min(2 N / ||s||, G d)) where ||s|| > 0; L2 decay lambda x
+    added to the gradient after ||g_0|| is taken (as the authors' code)."""
+
+    handles_weight_decay = True
+
+    def setup(self, momentum=0.9, d0=1e-6, growth_rate=np.inf,
+              weight_decay=None):
+        self.beta, self.d, self.growth = momentum, d0, growth_rate
+        self.lam = weight_decay or 0.0
+        self.s = self.zeros()
+        self.z = [p.copy() for p in self.params]
+        self.numerator, self.g0 = 0.0, 0.0
+
+    def step(self, grads, lr):
+        self.t += 1
+        grads = [np.asarray(g, np.float64) for g in grads]
+        if self.g0 == 0:
+            self.g0 = np.sqrt(sum(np.sum(g * g) for g in grads))
+        step = self.d * lr / self.g0 if self.g0 > 0 else 0.0
+        inner = 0.0
+        for i, g in enumerate(grads):
+            x = self.params[i]
+            g = g + self.lam * x
+            inner += np.sum(g * self.s[i])
+            self.s[i] = self.s[i] + step * g
+            self.z[i] = self.z[i] - step * g
+            self.params[i] = self.beta * x + (1 - self.beta) * self.z[i]
+        self.numerator += step * inner
+        s_norm = np.sqrt(sum(np.sum(s * s) for s in self.s))
+        if s_norm > 0:
+            d_hat = 2 * self.numerator / s_norm
+            self.d = max(self.d, min(d_hat, self.growth * self.d))
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

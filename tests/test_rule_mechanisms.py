@@ -959,3 +959,50 @@ def test_dadapt_adam_mirrored_strategy_matches_single_device(
     assert mirrored_d == pytest.approx(single_d, rel=1e-4)
     for a, b in zip(mirrored_weights, single_weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# --- D-Adapt SGD (issue 14, dadapt) -----------------------------------------
+
+
+def test_dadapt_sgd_first_step_divides_by_the_norm_of_all_gradients():
+    """Step 0 moves every variable by (1 - beta) d0 gamma g / ||g_0||, with
+    ||g_0|| over both variables (3-4-12: norm 13), before either moves."""
+    a, b = helpers.make_variables([np.zeros(2), np.zeros(1)])
+    optimizer = optimizers.get("dadaptsgd", d0=0.5, momentum=0.9)
+    optimizer.apply([np.array([3.0, 4.0]), np.array([12.0])], [a, b])
+    step = 0.1 * 0.5 / 13.0
+    np.testing.assert_allclose(a.numpy(), [-3.0 * step, -4.0 * step],
+                               rtol=1e-12)
+    np.testing.assert_allclose(b.numpy(), [-12.0 * step], rtol=1e-12)
+
+
+def test_dadapt_sgd_waits_for_a_non_zero_gradient():
+    """A zero first gradient leaves the parameters and d; the first non-zero
+    gradient then gives ||g_0|| (the paper stops, the authors' code divides
+    by 0)."""
+    (x,) = helpers.make_variables([np.ones(2)])
+    optimizer = optimizers.get("dadaptsgd", d0=0.5, momentum=0.0)
+    optimizer.apply([np.zeros(2)], [x])
+    np.testing.assert_array_equal(x.numpy(), np.ones(2))
+    assert optimizer.d == 0.5
+    optimizer.apply([np.array([0.0, 2.0])], [x])
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0 - 0.5], rtol=1e-12)
+    assert np.isfinite(x.numpy()).all()
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_dadapt_sgd_d_grows_from_d0_on_a_quadratic(momentum):
+    """f(x) = 0.5 ||x - x*||^2 from 0, ||x* - x0|| = 10: d grows from 1e-6
+    by orders of magnitude, never shrinks, and x reaches x*. Without
+    momentum (dual averaging, whose gradients are taken at x_0 - s_k) d is
+    the paper's lower bound on the distance: 8.7 <= 10 (reference); the
+    averaged iterate of momentum 0.9 is not x_0 - s_k and d overshoots to
+    30.8 there, so only growth is asserted."""
+    target = np.full(4, 5.0)
+    optimizer = optimizers.get("dadaptsgd", momentum=momentum)
+    variable, ds = _quadratic_run(optimizer, np.zeros(4), target, 300)
+    assert np.all(np.diff(ds) >= 0)
+    assert ds[-1] > 1e6 * 1e-6
+    if momentum == 0.0:
+        assert ds[-1] <= 10.0
+    np.testing.assert_allclose(variable.numpy(), target, atol=1e-2)

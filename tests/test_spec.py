@@ -69,7 +69,7 @@ def test_weight_decay_coupled_where_the_paper_puts_it_in_the_rule():
     coupled = {name for name, info in INFOS.items()
                if info.weight_decay == "coupled"}
     assert coupled == {"novograd", "adan", "lars", "prodigy", "lamb",
-                       "madgrad", "dadaptadam"}
+                       "madgrad", "dadaptadam", "dadaptsgd"}
     for name, info in INFOS.items():
         assert (info.weight_decay == "coupled") == \
             info.cls.couples_weight_decay

@@ -41,6 +41,7 @@ from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
 # Issue 14 (dadapt): D-Adaptation.
 from keras_optlab.optimizers.dadapt_adam import DAdaptAdam  # isort: skip
+from keras_optlab.optimizers.dadapt_sgd import DAdaptSGD  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -62,6 +63,7 @@ __all__ = [
     "AdEMAMix",
     "Adan",
     "DAdaptAdam",
+    "DAdaptSGD",
     "GradientDescent",
     "LAMB",
     "LARS",

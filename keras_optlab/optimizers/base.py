@@ -327,6 +327,16 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     # Hooks of a rule that needs per-step work around the per-variable
     # updates.
 
+    # True where the rule implements `gradients_of_step`.
+    reads_gradients_of_step = False
+
+    def gradients_of_step(self, gradients):
+        """Runs once per step before `before_updates`, with every gradient
+        of the step (None left out on TensorFlow), summed over replicas;
+        for a rule whose per-variable update needs a model-wide quantity of
+        the gradients (D-Adapt SGD's ||g_0||). Writes only shared
+        scalars (`add_shared_scalar`). Set `reads_gradients_of_step`."""
+
     def before_updates(self, learning_rate):
         """Runs once per step before any variable's `update_step`."""
 
