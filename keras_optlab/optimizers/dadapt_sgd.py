@@ -148,13 +148,14 @@ class DAdaptSGD(OptlabOptimizer):
 
     def gradients_of_step(self, gradients):
         # ||g_0||: kept from the first step whose gradient is not zero.
-        norm = self._first_gradient_norm
+        # Read as a tensor: jnp.where (JAX 0.10) refuses variables.
+        norm = ops.convert_to_tensor(self._first_gradient_norm)
         dtype = norm.dtype
         squared = ops.sum(ops.stack([
             ops.cast(self.squared_norm(g), dtype) for g in gradients
         ]))
         self.assign(
-            norm,
+            self._first_gradient_norm,
             ops.where(ops.greater(norm, 0), norm, ops.sqrt(squared)),
         )
 
