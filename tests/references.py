@@ -835,6 +835,98 @@ class MARSRef(Reference):
         return self.params[i] - lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+# Issue 14 (dadapt): D-Adaptation.
+
+
+class DAdaptAdamRef(Reference):
+    """Defazio and Mishchenko (2023), the D-Adapt Adam box: with
+    dlr = d_k gamma_k, m = b1 m + (1 - b1) dlr g, v = b2 v + (1 - b2) g^2,
+    A = sqrt(v) + eps, x -= m / A; s' = sqrt(b2) s + (1 - sqrt(b2)) dlr g,
+    r = sqrt(b2) r + (1 - sqrt(b2)) dlr sum(g s / A) (s before its update),
+    d = max(d, min(r / ((1 - sqrt(b2)) ||s'||_1), G d)) where ||s'||_1 > 0;
+    the authors' options: growth rate, bias correction of gamma, decay
+    decoupled (x -= dlr lambda x, before the step) or L2 (g += lambda x)."""
+
+    handles_weight_decay = True
+
+    def setup(self, beta_1=0.9, beta_2=0.999, epsilon=1e-8, d0=1e-6,
+              growth_rate=np.inf, weight_decay=None, decouple=True,
+              use_bias_correction=False):
+        self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
+        self.d, self.growth = d0, growth_rate
+        self.lam, self.decouple = weight_decay or 0.0, decouple
+        self.bias_correction = use_bias_correction
+        self.m, self.v, self.s = self.zeros(), self.zeros(), self.zeros()
+        self.r = 0.0
+
+    def step(self, grads, lr):
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        sb2 = np.sqrt(b2)
+        gamma = lr
+        if self.bias_correction:
+            gamma = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        dlr = self.d * gamma
+        inner = 0.0
+        for i, g in enumerate(grads):
+            x = self.params[i]
+            g = np.asarray(g, np.float64)
+            if not self.decouple:
+                g = g + self.lam * x
+            self.m[i] = b1 * self.m[i] + (1 - b1) * dlr * g
+            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+            a = np.sqrt(self.v[i]) + self.eps
+            inner += np.sum(g * self.s[i] / a)
+            self.s[i] = sb2 * self.s[i] + (1 - sb2) * dlr * g
+            if self.decouple:
+                x = x - dlr * self.lam * x
+            self.params[i] = x - self.m[i] / a
+        self.r = sb2 * self.r + (1 - sb2) * dlr * inner
+        s_norm = sum(np.sum(np.abs(s)) for s in self.s)
+        if s_norm > 0:
+            d_hat = self.r / ((1 - sb2) * s_norm)
+            self.d = max(self.d, min(d_hat, self.growth * self.d))
+
+
+class DAdaptSGDRef(Reference):
+    """Defazio and Mishchenko (2023), the D-Adapt SGD box: lambda = d gamma
+    / ||g_0|| (||g_0|| over all variables; the first non-zero gradient's,
+    lambda = 0 before it), s += lambda g, z -= lambda g (z_0 = x_0),
+    x = beta x + (1 - beta) z, N += lambda <g, s> (s before its update),
+    d = max(d, min(2 N / ||s||, G d)) where ||s|| > 0; L2 decay lambda x
+    added to the gradient after ||g_0|| is taken (as the authors' code)."""
+
+    handles_weight_decay = True
+
+    def setup(self, momentum=0.9, d0=1e-6, growth_rate=np.inf,
+              weight_decay=None):
+        self.beta, self.d, self.growth = momentum, d0, growth_rate
+        self.lam = weight_decay or 0.0
+        self.s = self.zeros()
+        self.z = [p.copy() for p in self.params]
+        self.numerator, self.g0 = 0.0, 0.0
+
+    def step(self, grads, lr):
+        self.t += 1
+        grads = [np.asarray(g, np.float64) for g in grads]
+        if self.g0 == 0:
+            self.g0 = np.sqrt(sum(np.sum(g * g) for g in grads))
+        step = self.d * lr / self.g0 if self.g0 > 0 else 0.0
+        inner = 0.0
+        for i, g in enumerate(grads):
+            x = self.params[i]
+            g = g + self.lam * x
+            inner += np.sum(g * self.s[i])
+            self.s[i] = self.s[i] + step * g
+            self.z[i] = self.z[i] - step * g
+            self.params[i] = self.beta * x + (1 - self.beta) * self.z[i]
+        self.numerator += step * inner
+        s_norm = np.sqrt(sum(np.sum(s * s) for s in self.s))
+        if s_norm > 0:
+            d_hat = 2 * self.numerator / s_norm
+            self.d = max(self.d, min(d_hat, self.growth * self.d))
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

@@ -35,8 +35,9 @@ def test_list_says_where_weight_decay_is_coupled(capsys):
     coupled = {info.name for info in optimizers.available()
                if info.weight_decay == "coupled"}
     assert coupled == {"lars", "adan", "prodigy", "novograd", "madgrad",
-                       "lamb"} | {"schedule_free_sgd", "schedule_free_adamw",
-                                  "schedule_free_radam"}
+                       "lamb", "dadaptadam", "dadaptsgd"} | {
+                           "schedule_free_sgd", "schedule_free_adamw",
+                           "schedule_free_radam"}
     for info, row in zip(optimizers.available(), rows):
         assert f"| {info.weight_decay} |" in row, row
     assert plain.count("weight_decay: coupled") == len(coupled)

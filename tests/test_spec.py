@@ -74,7 +74,7 @@ def test_weight_decay_coupled_where_the_paper_puts_it_in_the_rule():
     coupled = {name for name, info in INFOS.items()
                if info.weight_decay == "coupled"}
     assert coupled == {"novograd", "adan", "lars", "prodigy", "lamb",
-                       "madgrad"} | SCHEDULE_FREE
+                       "madgrad", "dadaptadam", "dadaptsgd"} | SCHEDULE_FREE
     for name, info in INFOS.items():
         assert (info.weight_decay == "coupled") == \
             info.cls.couples_weight_decay

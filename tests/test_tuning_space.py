@@ -97,6 +97,11 @@ SEARCHED_IN_0_1_0 = {
     "madgrad": {"learning_rate": LR["sgd"], "momentum": MOMENTUM,
                 "weight_decay": DECAY},
     "ademamix": ADAM,
+    # Issue 14 (dadapt): a multiplier on d around its default 1.0.
+    "dadaptadam": {**ADAM, "learning_rate": FloatRange(1e-2, 10.0, "log"),
+                   "weight_decay": DECAY},
+    "dadaptsgd": {"learning_rate": FloatRange(1e-2, 10.0, "log"),
+                  "momentum": MOMENTUM, "weight_decay": DECAY},
 }
 
 

@@ -23,6 +23,8 @@ keep, on every backend:
    update (fused.py); elsewhere Keras applies it to all variables before
    the updates.
 6. Per-step hooks of the rule, around the per-variable updates:
+   `gradients_of_step(grads)`, every gradient of the step, summed over
+   replicas (D-Adapt SGD's norm of the first gradient),
    `before_updates(learning_rate)` (Nadam's momentum product, AdaBound's
    peak learning rate) and `after_updates(variables, learning_rate)`
    (Prodigy's distance estimate from sums over all variables).
@@ -210,6 +212,11 @@ def update_variables(
     """`OptlabOptimizer._backend_update_step`: the rule's hooks around
     Keras' per-variable loop `keras_update`, compiled on torch with
     `fused=True`."""
+    if (optimizer.reads_gradients_of_step
+            and keras.backend.backend() != "tensorflow"):
+        # TensorFlow: in `distributed_tf_update`, once the replicas'
+        # gradients are summed.
+        optimizer.gradients_of_step(grads)
     optimizer.before_updates(learning_rate)
     if optimizer.fused is True and keras.backend.backend() == "torch":
         from keras_optlab.engine import torch_compiled
@@ -229,11 +236,31 @@ def distributed_tf_update(
     """`OptlabOptimizer._distributed_tf_update_step` (TensorFlow only):
     Keras' per-variable loop, each update compiled by XLA where `fused`
     allows."""
+    _gradients_of_step(optimizer, distribution, grads_and_vars)
     if optimizer.fused is False:
         return keras_update(distribution, grads_and_vars, learning_rate)
     from keras_optlab.engine import fused
 
     fused.update_step(optimizer, distribution, grads_and_vars, learning_rate)
+
+
+def _gradients_of_step(optimizer, distribution, grads_and_vars):
+    """`optimizer.gradients_of_step` with the summed gradients: directly
+    with one replica, else in each replica's update context (as the fused
+    path updates), so that each replica writes its copy of the state."""
+    pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+    if not pairs or not optimizer.reads_gradients_of_step:
+        return
+    if distribution.num_replicas_in_sync == 1:
+        optimizer.gradients_of_step([g for g, _ in pairs])
+        return
+
+    def see(_, *gradients):
+        optimizer.gradients_of_step(list(gradients))
+
+    distribution.extended.update(
+        pairs[0][1], see, args=tuple(g for g, _ in pairs), group=False
+    )
 
 
 # Step 8: the rule, in program order under XLA.

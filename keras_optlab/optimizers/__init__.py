@@ -48,6 +48,9 @@ from keras_optlab.optimizers.schedule_free_adamw import ScheduleFreeAdamW  # iso
 from keras_optlab.optimizers.schedule_free_radam import ScheduleFreeRAdam  # isort: skip
 # Issue 14 (mars): MARS.
 from keras_optlab.optimizers.mars import MARS  # isort: skip
+# Issue 14 (dadapt): D-Adaptation.
+from keras_optlab.optimizers.dadapt_adam import DAdaptAdam  # isort: skip
+from keras_optlab.optimizers.dadapt_sgd import DAdaptSGD  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Cautious
@@ -71,6 +74,8 @@ __all__ = [
     "Cautious",
     "AdEMAMix",
     "Adan",
+    "DAdaptAdam",
+    "DAdaptSGD",
     "GradientDescent",
     "LAMB",
     "LARS",

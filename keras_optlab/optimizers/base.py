@@ -71,6 +71,34 @@ def ratio_or_one(numerator, denominator, defined):
                      ops.ones_like(numerator))
 
 
+def constant(value):
+    """An initializer filling with `value` in the variable's dtype (not
+    `keras.initializers.Constant`, which rounds the value through
+    float32): the d0 of the distance-estimating rules."""
+    def initializer(shape, dtype=None):
+        return ops.multiply(
+            ops.ones(shape, dtype=dtype),
+            ops.convert_to_tensor(value, dtype=dtype),
+        )
+    return initializer
+
+
+def grown_estimate(d, numerator, denominator, growth_rate):
+    """D-Adaptation's (and Prodigy's) step of the distance estimate:
+    d_{k+1} = max(d_k, min(numerator / denominator, growth_rate * d_k)),
+    with d unchanged where the denominator is 0 (no gradient yet)."""
+    d = ops.convert_to_tensor(d)
+    defined = ops.greater(denominator, 0)
+    d_hat = ops.where(
+        defined,
+        ops.divide(numerator, ops.where(defined, denominator, 1.0)),
+        d,
+    )
+    if growth_rate != float("inf"):
+        d_hat = minimum(d_hat, d * growth_rate)
+    return maximum(d, d_hat)
+
+
 def _check_fused(value):
     if not (isinstance(value, bool) or value == "auto"):
         raise ValueError(
@@ -299,6 +327,16 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     # Hooks of a rule that needs per-step work around the per-variable
     # updates.
 
+    # True where the rule implements `gradients_of_step`.
+    reads_gradients_of_step = False
+
+    def gradients_of_step(self, gradients):
+        """Runs once per step before `before_updates`, with every gradient
+        of the step (None left out on TensorFlow), summed over replicas;
+        for a rule whose per-variable update needs a model-wide quantity of
+        the gradients (D-Adapt SGD's ||g_0||). Writes only shared
+        scalars (`add_shared_scalar`). Set `reads_gradients_of_step`."""
+
     def before_updates(self, learning_rate):
         """Runs once per step before any variable's `update_step`."""
 
@@ -403,6 +441,24 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             dtype=dtype,
             aggregation="only_first_replica",
             name=name,
+        )
+
+    def sum_over(self, trainable_variables, per_variable, dtype):
+        """The sum over `trainable_variables` of `per_variable(index)` (a
+        scalar of the variable at that index of the optimizer's lists), in
+        `dtype`: the model-wide sums of `after_updates` (Prodigy's and
+        D-Adaptation's inner products and l1 norms)."""
+        indices = [self._get_variable_index(v) for v in trainable_variables]
+        return ops.sum(ops.stack([
+            ops.cast(per_variable(i), dtype) for i in indices
+        ]))
+
+    def adam_bias_correction(self, dtype):
+        """sqrt(1 - beta_2^t) / (1 - beta_1^t), Adam's correction folded
+        into the step size (the `use_bias_correction` of Prodigy and
+        D-Adapt Adam), from the class's `beta_1` and `beta_2`."""
+        return ops.sqrt(self.bias_correction(self.beta_2, dtype)) / (
+            self.bias_correction(self.beta_1, dtype)
         )
 
     def keep_initial_value(self, x0, variable):

@@ -9,8 +9,8 @@ from keras import ops
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
 from keras_optlab.optimizers.base import OptlabOptimizer
-from keras_optlab.optimizers.base import maximum
-from keras_optlab.optimizers.base import minimum
+from keras_optlab.optimizers.base import constant
+from keras_optlab.optimizers.base import grown_estimate
 from keras_optlab.optimizers.registry import register
 
 
@@ -180,7 +180,7 @@ class Prodigy(OptlabOptimizer):
         ]
         dtype = var_list[0].dtype if var_list else None
         self._d = self.add_shared_scalar(
-            "d", dtype, initializer=_constant(self.d0)
+            "d", dtype, initializer=constant(self.d0)
         )
         self._numerator = self.add_shared_scalar("r", dtype)
 
@@ -196,10 +196,7 @@ class Prodigy(OptlabOptimizer):
         """gamma_k, times Adam's bias correction if asked for."""
         gamma = ops.cast(learning_rate, dtype)
         if self.use_bias_correction:
-            gamma = gamma * (
-                ops.sqrt(self.bias_correction(self.beta_2, dtype))
-                / self.bias_correction(self.beta_1, dtype)
-            )
+            gamma = gamma * self.adam_bias_correction(dtype)
         return gamma
 
     def update_step(self, gradient, variable, learning_rate):
@@ -247,36 +244,19 @@ class Prodigy(OptlabOptimizer):
         # d_k has served every variable: now d_{k+1} from the sums over all.
         d = self._d
         dtype = d.dtype
-        indices = [self._get_variable_index(v) for v in trainable_variables]
-        inner_product = ops.sum(ops.stack([
-            ops.cast(self._inner_products[i], dtype) for i in indices
-        ]))
-        s_norm = ops.sum(ops.stack([
-            ops.cast(self.l1_norm(self._gradient_sums[i]), dtype)
-            for i in indices
-        ]))
+        inner_product = self.sum_over(
+            trainable_variables, lambda i: self._inner_products[i], dtype
+        )
+        s_norm = self.sum_over(
+            trainable_variables,
+            lambda i: self.l1_norm(self._gradient_sums[i]),
+            dtype,
+        )
         beta_3 = self._decay_rs
         gamma = self._step_scale(learning_rate, dtype)
         numerator = ops.add(
             ops.multiply(self._numerator, beta_3),
             inner_product * gamma * d * d * (1.0 - beta_3),
         )
-        d_hat = ops.where(
-            s_norm > 0,
-            ops.divide(numerator, ops.where(s_norm > 0, s_norm, 1.0)),
-            ops.convert_to_tensor(d),
-        )
-        if self.growth_rate != math.inf:
-            d_hat = minimum(d_hat, d * self.growth_rate)
         self.assign(self._numerator, numerator)
-        self.assign(d, maximum(d, d_hat))
-
-
-def _constant(value):
-    # Not keras.initializers.Constant: it rounds the value through float32.
-    def initializer(shape, dtype=None):
-        return ops.multiply(
-            ops.ones(shape, dtype=dtype),
-            ops.convert_to_tensor(value, dtype=dtype),
-        )
-    return initializer
+        self.assign(d, grown_estimate(d, numerator, s_norm, self.growth_rate))

@@ -38,6 +38,16 @@ EXTRA_READS = {
                    "updates (the inner product <g, x0 - x> can share the "
                    "update's pass): one pass reads s"),
 }
+# Issue 14 (dadapt): D-Adaptation.
+EXTRA_READS.update({
+    "dadaptadam": (1, "d_{k+1} needs sum |s| over every variable after all "
+                      "updates (<g, s / A> shares the update's pass): one "
+                      "pass reads s"),
+    "dadaptsgd": (2, "||g_0|| reads every gradient before any update (each "
+                     "step, kept from the first non-zero), and d_{k+1} "
+                     "needs ||s|| over every variable after all updates: "
+                     "one pass reads g, one reads s"),
+})
 # Adan's previous gradient and Prodigy's x0 are per-element slots, counted
 # (read and written) by the slot rule; RAdam's rectification is a scalar.
 
