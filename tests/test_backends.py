@@ -31,6 +31,8 @@ PORTABLE = [
     "tests/test_swa.py",
     "tests/test_sam.py",
     "tests/test_cautious.py",
+    "tests/test_muon.py",
+    "tests/test_schedule_free.py",
 ]
 # Per backend, on top of PORTABLE. test_base_options.py stays in the
 # TensorFlow run: on torch Keras' own clipnorm/global_clipnorm compute the
