@@ -37,6 +37,19 @@ class Row:
     # of each of its problems ({"parabola": lr, "rosenbrock": lr}); None
     # while not yet chosen, and the row is then left out of that test.
     convergence_learning_rates: dict = None
+    # The shapes of the variables in tests/test_references.py's
+    # step-by-step test (None: helpers.SHAPES); matrix methods name the
+    # shapes their preconditioners need (MATRIX_SHAPES).
+    reference_shapes: list = None
+    # False for rules that are not elementwise (eigendecompositions,
+    # Kronecker factors, blocks sliced out and concatenated back): the HLO
+    # memory bound of tests/test_xla_forms.py (no copy, temporaries at most
+    # 10% of the arguments) is a bound for elementwise updates, which XLA
+    # fuses in place; a matrix rule's eigh workspace and block slices are
+    # temporaries by nature. Such rows are left out of that one test (and
+    # still get every other generic test, the compiled-equals-eager one
+    # included).
+    elementwise: bool = True
 
 
 def _sgd(momentum=0.0, nesterov=False):
@@ -357,6 +370,43 @@ TABLE += [
         convergence_learning_rates={
             "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
             "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
+]
+
+# Issue 14 (shampoo): Shampoo.
+
+# A scalar, vectors (the diagonal fallback), two matrices and a
+# convolution kernel (order 4: four factors, roots ^(-1/8)).
+MATRIX_SHAPES = [(), (1,), (7,), (16, 9), (64, 33), (3, 3, 4, 8)]
+
+TABLE += [
+    Row("shampoo", refs.ShampooRef,
+        # 60 steps each: the defaults recompute the roots at t = 10, 20,
+        # ..., 60; block_size 32 cuts (64, 33) into 2 x 2 blocks (two of
+        # them 32 x 1), block_size 40 into 40 x 33 and 24 x 33 (a conv
+        # kernel cut in blocks: tests/test_references.py).
+        [{"learning_rate": 0.01},
+         # The 32 x 1 blocks' left factors have rank t < 32: their zero
+         # eigenvalues come out of any eigh as +-1e-16 lambda_max, which
+         # moves (lambda + epsilon)^(-1/4) by 1e-16 lambda_max / (4
+         # epsilon) relative: epsilon 1e-3 keeps that under the test's
+         # rtol 1e-9 (at 1e-6 one entry in 2112 differs by 1.8e-9).
+         {"learning_rate": 0.01, "block_size": 32, "beta_2": 0.9,
+          "precondition_frequency": 7, "start_preconditioning_step": 3,
+          "grafting": "adagrad", "epsilon": 1e-3},
+         # The paper's algorithm: sums, roots every step, no grafting,
+         # no momentum.
+         {"learning_rate": 0.01, "grafting": None, "beta_1": 0.0,
+          "precondition_frequency": 1, "start_preconditioning_step": 1,
+          "epsilon": 1e-2},
+         {"learning_rate": 0.01, "grafting": "sgd", "block_size": 40,
+          "beta_2": 0.99, "beta_1": 0.5, "precondition_frequency": 15,
+          "weight_decay": 0.05},
+         {"learning_rate": 0.003, "grafting": None, "beta_2": 0.5,
+          "epsilon": 1.0, "precondition_frequency": 20,
+          "start_preconditioning_step": 1}],
+        digits_learning_rate=0.003,
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01},
+        reference_shapes=MATRIX_SHAPES, elementwise=False),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

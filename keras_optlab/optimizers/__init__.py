@@ -39,6 +39,8 @@ from keras_optlab.optimizers.lion import Lion  # isort: skip
 from keras_optlab.optimizers.lamb import LAMB  # isort: skip
 from keras_optlab.optimizers.madgrad import MADGRAD  # isort: skip
 from keras_optlab.optimizers.ademamix import AdEMAMix  # isort: skip
+# Issue 14 (shampoo): Shampoo.
+from keras_optlab.optimizers.shampoo import Shampoo  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Lookahead
@@ -78,6 +80,7 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "SWA",
+    "Shampoo",
     "Yogi",
     "available",
     "get",
