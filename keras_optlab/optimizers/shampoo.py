@@ -12,7 +12,7 @@ from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
 
-GRAFTINGS = ("adam", "adagrad", "sgd", None)
+GRAFTINGS = ("adam", "adagrad", "sgd")
 
 
 @register(
@@ -174,8 +174,9 @@ class Shampoo(OptlabOptimizer):
         spec.Hyperparameter("block_size", "int", 1024, low=1,
                             doc="largest preconditioned dimension"),
         spec.Hyperparameter("grafting", "choice", "adam", choices=GRAFTINGS,
-                            paper_default=None,
-                            doc="whose update norm each block takes"),
+                            optional=True, paper_default=None,
+                            doc="whose update norm each block takes (None: "
+                            "no grafting)"),
         spec.beta("grafting_beta_2", 0.999, "Adam grafting's decay"),
         spec.Hyperparameter("grafting_epsilon", "float", 1e-8, 0.0, None,
                             "()", doc="Adam/Adagrad grafting's epsilon"),
