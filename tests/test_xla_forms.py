@@ -91,8 +91,16 @@ def _fused_update_hlo(optimizer, shapes):
 PATHS = ["whole step"] + (["fused update"] if BACKEND == "tensorflow" else [])
 
 
+# The bound is for elementwise rules; a row with `elementwise=False`
+# (Shampoo: eigh workspaces, blocks sliced and concatenated) is left out
+# here by that documented table flag, and has its own compiled-step test
+# in tests/test_shampoo.py.
+ELEMENTWISE_ROWS = [pytest.param(row, id=row.name) for row in TABLE
+                    if row.elementwise]
+
+
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize("row", ELEMENTWISE_ROWS)
 def test_compiled_update_makes_no_hidden_copies(row, path):
     if path == "whole step":
         memory = _hlo(helpers.make_optimizer(row.name), SHAPES)

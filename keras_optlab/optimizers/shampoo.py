@@ -295,17 +295,25 @@ class Shampoo(OptlabOptimizer):
         if self.grafting == "adagrad":
             self.assign_add(a, ops.square(gradient))
             return ops.divide(m_hat, ops.add(ops.sqrt(a), eps))
-        self.assign_moving_average(a, ops.square(gradient),
-                                   self.grafting_beta_2)
+        self._ema(a, ops.square(gradient), self.grafting_beta_2)
         a_hat = ops.divide(a, self.bias_correction(self.grafting_beta_2,
                                                    dtype))
         return ops.divide(m_hat, ops.add(ops.sqrt(a_hat), eps))
+
+    def _ema(self, average, value, decay):
+        """average <- decay * average + (1 - decay) * value, in the form
+        that keeps an overflowed (inf) average inf: the increment form
+        average + (value - average) (1 - decay) makes inf - inf = NaN,
+        which would reach the weights through the grafting norm."""
+        self.assign(average, ops.add(
+            ops.multiply(average, scalar(decay, average.dtype)),
+            ops.multiply(value, scalar(1.0 - decay, average.dtype))))
 
     def _accumulate(self, average, value):
         if self.beta_2 == 1.0:
             self.assign_add(average, value)
         else:
-            self.assign_moving_average(average, value, self.beta_2)
+            self._ema(average, value, self.beta_2)
 
     def _factor_correction(self, dtype):
         if self.beta_2 == 1.0:
