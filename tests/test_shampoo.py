@@ -121,8 +121,8 @@ def test_roots_recomputed_on_schedule(compiled):
 def test_compiled_step_memory():
     from keras_optlab.engine import hlo as hlo_analysis
 
-    shapes = [(64, 33), (33,)]
-    optimizer = _optimizer(block_size=32)
+    shapes = [(16, 9), (9,)]
+    optimizer = _optimizer(block_size=8)
     variables = [keras.Variable(np.ones(s, "float32")) for s in shapes]
     step = helpers.compiled_step(optimizer, variables, xla=True)
     grads = [keras.ops.full(s, 0.5, dtype="float32") for s in shapes]

@@ -80,6 +80,17 @@ class Shampoo(OptlabOptimizer):
     grafting direction are applied to (with grafting="adam", a vector
     follows Adam with epsilon outside the bias-corrected root).
 
+    Momentum: beta_1 = 0.9 by default (the paper has none: beta_1 = 0).
+    Failures: each variable of order >= 2 has an int32 state variable
+    `<name>_preconditioner_failures`; `preconditioner_failures` sums them.
+    A failed root is never used: the previous one (the identity before the
+    first success) stays, so an overflowed or NaN factor does not put a NaN
+    in the weights (tests/test_shampoo.py). A NaN gradient still reaches
+    them under `on_nonfinite="apply"`, as in every optimizer here; use
+    "skip" to leave such steps out. State: per parameter, beta_1's M and
+    the grafting accumulator A (two floats), plus per block sum_i 2 n_i^2
+    for the factors and roots. Sparse gradients are densified.
+
     Recomputing the roots inside a compiled step: one `keras.ops.cond` per
     variable on the step counter, so the eigendecompositions run only on
     the steps that recompute (TF: `tf.cond`, JAX: `lax.cond`, both real
