@@ -424,12 +424,19 @@ def _block(x, ranges):
 
 def _unfolded_gram(x, axis):
     """G_(axis) G_(axis)^T: x contracted with itself over every other axis
-    (matmuls of the unfolding; tensordot costs more ops in eager mode)."""
+    (products of the unfolding; tensordot costs more ops in eager mode)."""
     if len(x.shape) == 2:
-        return (ops.matmul(x, ops.transpose(x)) if axis == 0
-                else ops.matmul(ops.transpose(x), x))
+        return (ops.einsum("ij,kj->ik", x, x) if axis == 0
+                else ops.einsum("ji,jk->ik", x, x))
     unfolded = ops.reshape(ops.moveaxis(x, axis, 0), (x.shape[axis], -1))
-    return ops.matmul(unfolded, ops.transpose(unfolded))
+    return ops.einsum("ij,kj->ik", unfolded, unfolded)
+
+
+def _matmul(a, b):
+    """a @ b. Products here are `ops.einsum`: Keras 3.15's torch backend
+    returns float32 from ops.matmul, ops.dot and ops.tensordot of float64
+    tensors (3e-7 error on a 6 x 6 product); its einsum keeps float64."""
+    return ops.einsum("ij,jk->ik", a, b)
 
 
 def _mode_products(x, roots):
@@ -437,11 +444,11 @@ def _mode_products(x, roots):
     H_1 x H_2; else each axis in turn contracted with its root and moved
     last, so after k of them the axes are back in order."""
     if len(x.shape) == 2:
-        return ops.matmul(ops.matmul(roots[0], x), roots[1])
+        return _matmul(_matmul(roots[0], x), roots[1])
     for root in roots:
         shape = tuple(x.shape)
         flat = ops.reshape(x, (shape[0], -1))
-        x = ops.reshape(ops.matmul(ops.transpose(flat), root),
+        x = ops.reshape(ops.einsum("ji,jk->ik", flat, root),
                         shape[1:] + shape[:1])
     return x
 
@@ -460,8 +467,9 @@ def _inverse_root(factor, old, epsilon, p):
     powers = ops.power(
         ops.add(maximum(eigenvalues, ops.zeros_like(eigenvalues)), epsilon),
         scalar(-1.0 / p, factor.dtype))
-    root = ops.matmul(ops.multiply(eigenvectors, powers[None, :]),
-                      ops.transpose(eigenvectors))
+    root = ops.einsum("ij,kj->ik",
+                      ops.multiply(eigenvectors, powers[None, :]),
+                      eigenvectors)
     ok = ops.logical_and(finite, ops.all(ops.isfinite(root)))
     return ops.where(ok, root, old), ok
 
