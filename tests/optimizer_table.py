@@ -37,12 +37,18 @@ class Row:
     # of each of its problems ({"parabola": lr, "rosenbrock": lr}); None
     # while not yet chosen, and the row is then left out of that test.
     convergence_learning_rates: dict = None
-    # False for a matrix method (Muon): its update multiplies matrices
-    # (Newton-Schulz), whose products are temporaries of the size of the
-    # variables, so the elementwise bound of tests/test_xla_forms.py
-    # (temporaries within MEMORY_SLACK of the arguments) cannot hold; that
-    # test then checks for copies only, and the row's own test bounds the
-    # temporaries by what its matrix products need (tests/test_muon.py).
+    # The shapes of the variables in tests/test_references.py's
+    # step-by-step test (None: helpers.SHAPES); matrix methods name the
+    # shapes their preconditioners need (MATRIX_SHAPES).
+    reference_shapes: list = None
+    # False for a matrix method (Muon, Shampoo): its update multiplies
+    # matrices (Newton-Schulz products, eigendecompositions of Kronecker
+    # factors, blocks sliced out and concatenated back), whose workspaces
+    # are temporaries of the size of the variables, so the elementwise
+    # bound of tests/test_xla_forms.py (temporaries within MEMORY_SLACK of
+    # the arguments) cannot hold; that test then checks for copies only,
+    # and the row's own test bounds the temporaries by what its matrix
+    # work needs (tests/test_muon.py, tests/test_shampoo.py).
     elementwise: bool = True
     # Where a compiled (XLA) update cannot avoid parameter-sized buffers:
     # (copies, temporaries) per variable, each temporary the size of the
@@ -562,6 +568,44 @@ TABLE += [
                      "d's update, reads s_k, which the same update "
                      "overwrites with s_{k+1}: XLA keeps a copy of s_k "
                      "(written before or after the parameter alike)")),
+]
+
+
+# Issue 14 (shampoo): Shampoo.
+
+# A scalar, vectors (the diagonal fallback), two matrices and a
+# convolution kernel (order 4: four factors, roots ^(-1/8)).
+MATRIX_SHAPES = [(), (1,), (7,), (16, 9), (64, 33), (3, 3, 4, 8)]
+
+TABLE += [
+    Row("shampoo", refs.ShampooRef,
+        # 60 steps each: the defaults recompute the roots at t = 10, 20,
+        # ..., 60; block_size 32 cuts (64, 33) into 2 x 2 blocks (two of
+        # them 32 x 1), block_size 40 into 40 x 33 and 24 x 33 (a conv
+        # kernel cut in blocks: tests/test_references.py).
+        [{"learning_rate": 0.01},
+         # The 32 x 1 blocks' left factors have rank t < 32: their zero
+         # eigenvalues come out of any eigh as +-1e-16 lambda_max, which
+         # moves (lambda + epsilon)^(-1/4) by 1e-16 lambda_max / (4
+         # epsilon) relative: epsilon 1e-3 keeps that under the test's
+         # rtol 1e-9 (at 1e-6 one entry in 2112 differs by 1.8e-9).
+         {"learning_rate": 0.01, "block_size": 32, "beta_2": 0.9,
+          "precondition_frequency": 7, "start_preconditioning_step": 3,
+          "grafting": "adagrad", "epsilon": 1e-3},
+         # The paper's algorithm: sums, roots every step, no grafting,
+         # no momentum.
+         {"learning_rate": 0.01, "grafting": None, "beta_1": 0.0,
+          "precondition_frequency": 1, "start_preconditioning_step": 1,
+          "epsilon": 1e-2},
+         {"learning_rate": 0.01, "grafting": "sgd", "block_size": 40,
+          "beta_2": 0.99, "beta_1": 0.5, "precondition_frequency": 15,
+          "weight_decay": 0.05},
+         {"learning_rate": 0.003, "grafting": None, "beta_2": 0.5,
+          "epsilon": 1.0, "precondition_frequency": 20,
+          "start_preconditioning_step": 1}],
+        digits_learning_rate=0.003,
+        convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01},
+        reference_shapes=MATRIX_SHAPES, elementwise=False),
 ]
 
 BY_NAME = {row.name: row for row in TABLE}

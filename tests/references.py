@@ -927,6 +927,119 @@ class DAdaptSGDRef(Reference):
             self.d = max(self.d, min(d_hat, self.growth * self.d))
 
 
+# Issue 14 (shampoo): Shampoo.
+
+
+class ShampooRef(Reference):
+    """Gupta, Koren and Singer (2018) Shampoo for tensors (Algorithm 2)
+    with the Distributed Shampoo parts (Anil et al. 2020, Shi et al. 2023),
+    as the box in keras_optlab/optimizers/shampoo.py states them:
+    gradient EMA M (beta_1, bias-corrected), per block of at most
+    block_size per dimension one factor per dimension, F_i = beta_2 F_i +
+    (1 - beta_2) G_(i) G_(i)^T (sum for beta_2 = 1), roots
+    (F_i / (1 - beta_2^t) + eps I)^(-1/2k) from numpy.linalg.eigh every
+    `frequency` steps from `start` on, preconditioned M_hat grafted per
+    block to the norm of the Adam/Adagrad/SGD direction; vectors and
+    scalars diagonal. Written with explicit unfoldings (moveaxis + reshape)
+    and index loops over the blocks."""
+
+    def setup(self, beta_1=0.9, beta_2=1.0, epsilon=1e-6,
+              precondition_frequency=10, start_preconditioning_step=None,
+              block_size=1024, grafting="adam", grafting_beta_2=0.999,
+              grafting_epsilon=1e-8):
+        self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
+        self.freq = precondition_frequency
+        self.start = (precondition_frequency
+                      if start_preconditioning_step is None
+                      else start_preconditioning_step)
+        self.bs, self.grafting = block_size, grafting
+        self.gb2, self.geps = grafting_beta_2, grafting_epsilon
+        self.m = self.zeros()
+        self.a = self.zeros()
+        self.factors, self.roots = [], []
+        for p in self.params:
+            blocks = {}
+            if p.ndim >= 2:
+                for corner in np.ndindex(*[-(-n // self.bs)
+                                           for n in p.shape]):
+                    sizes = [min(self.bs, n - c * self.bs)
+                             for c, n in zip(corner, p.shape)]
+                    blocks[corner] = sizes
+            self.factors.append({c: [np.zeros((n, n)) for n in s]
+                                 for c, s in blocks.items()})
+            self.roots.append({c: [np.eye(n) for n in s]
+                               for c, s in blocks.items()})
+
+    def _region(self, corner, shape):
+        return tuple(slice(c * self.bs, min((c + 1) * self.bs, n))
+                     for c, n in zip(corner, shape))
+
+    def _root(self, f, k):
+        f = (f + f.T) / 2
+        lam, q = np.linalg.eigh(f)
+        lam = np.maximum(lam, 0.0) + self.eps
+        return (q * lam ** (-1.0 / (2 * k))) @ q.T
+
+    def update(self, i, g, lr):
+        t = self.t
+        if self.b1 > 0:
+            self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * g
+            m_hat = self.m[i] / (1 - self.b1 ** t)
+        else:
+            m_hat = g
+        c = 1.0 if self.b2 == 1.0 else 1 - self.b2 ** t
+        if self.grafting == "adagrad":
+            self.a[i] = self.a[i] + g * g
+            d = m_hat / (np.sqrt(self.a[i]) + self.geps)
+        elif self.grafting == "adam":
+            self.a[i] = self.gb2 * self.a[i] + (1 - self.gb2) * g * g
+            d = m_hat / (np.sqrt(self.a[i] / (1 - self.gb2 ** t))
+                         + self.geps)
+        else:  # sgd, or None (then unused)
+            d = m_hat
+        p = self.params[i]
+        if p.ndim <= 1:
+            if self.grafting is not None:
+                return p - lr * d
+            if self.b2 == 1.0:
+                self.a[i] = self.a[i] + g * g
+            else:
+                self.a[i] = self.b2 * self.a[i] + (1 - self.b2) * g * g
+            return p - lr * m_hat / np.sqrt(self.a[i] / c + self.eps)
+        k = p.ndim
+        u = np.zeros_like(p)
+        recompute = t >= self.start and (t - self.start) % self.freq == 0
+        for corner, factors in self.factors[i].items():
+            region = self._region(corner, p.shape)
+            gb = g[region]
+            for axis in range(k):
+                unfolded = np.moveaxis(gb, axis, 0).reshape(gb.shape[axis],
+                                                            -1)
+                gram = unfolded @ unfolded.T
+                if self.b2 == 1.0:
+                    factors[axis] = factors[axis] + gram
+                else:
+                    factors[axis] = (self.b2 * factors[axis]
+                                     + (1 - self.b2) * gram)
+                if recompute:
+                    self.roots[i][corner][axis] = self._root(
+                        factors[axis] / c, k)
+            mb, db = m_hat[region], d[region]
+            if t < self.start:
+                u[region] = mb if self.grafting is None else db
+                continue
+            pb = mb
+            for axis in range(k):  # mode-axis product with the root
+                pb = np.moveaxis(np.tensordot(self.roots[i][corner][axis],
+                                              pb, axes=([1], [axis])),
+                                 0, axis)
+            if self.grafting is not None:
+                norm = np.linalg.norm(pb)
+                pb = pb * (np.linalg.norm(db) / norm if norm > 0 else 0.0)
+            u[region] = pb
+        return p - lr * u
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

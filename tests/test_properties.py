@@ -144,7 +144,9 @@ class Choice:
         return value in self.options
 
     def invalid(self):
-        return st.sampled_from(["no-such-mode", None, 1, ["hat"]])
+        return st.sampled_from([value for value in
+                                ["no-such-mode", None, 1, ["hat"]]
+                                if value not in self.options])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +187,11 @@ DRAW_HIGH.update({"ns_steps": 12, "adam_lr_ratio": 10.0, "adam_epsilon": 1.0})
 # d0 * epsilon stays a float32 normal number, so every draw is valid.
 DRAW_LOW = {("prodigy", "epsilon"): 1e-12, ("prodigy", "d0"): 1e-12,
             ("radam", "beta_2"): 0.8}
+# Issue 14 (shampoo): Shampoo's step counts and block size, drawn small so
+# a few steps recompute the roots and cut the test variables into blocks.
+DRAW_HIGH.update({"precondition_frequency": 3,
+                  "start_preconditioning_step": 3, "block_size": 4,
+                  "grafting_epsilon": 1.0})
 
 
 def strategy_of(name, row):
@@ -192,7 +199,8 @@ def strategy_of(name, row):
     if row.kind == "bool":
         return Bool()
     if row.kind == "choice":
-        return Choice(tuple(row.choices))
+        # An optional choice also takes None (Shampoo's grafting).
+        return Choice(tuple(row.choices) + ((None,) if row.optional else ()))
     if row.kind == "patterns":
         return Patterns()
     if row.kind == "int":

@@ -36,7 +36,8 @@ def test_every_row_has_several_settings():
 
 @pytest.mark.parametrize("row, setting", settings_params())
 def test_follows_reference(row, setting):
-    params, grads = helpers.random_problem(STEPS, seed=7)
+    params, grads = helpers.random_problem(
+        STEPS, seed=7, shapes=row.reference_shapes or helpers.SHAPES)
     optimizer = helpers.make_optimizer(row.name, **setting)
     actual = helpers.run_keras(optimizer, params, grads)
 
@@ -133,3 +134,24 @@ def test_nesterov_matches_lookahead_form():
             rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(variable.numpy(), np.linalg.solve(a, b),
                                atol=1e-3)
+
+
+# Issue 14 (shampoo): a convolution kernel cut into blocks.
+
+
+def test_shampoo_follows_reference_on_a_conv_kernel_in_blocks():
+    """block_size 3 cuts a (3, 3, 4, 8) kernel into 1 x 1 x 2 x 3 blocks
+    (sizes 3, 3, {3, 1}, {3, 3, 2}), each with four factors and roots
+    ^(-1/8), recomputed at t = 2, 7, ..., 52 (11 times in 55 steps)."""
+    params, grads = helpers.random_problem(55, seed=17,
+                                           shapes=[(3, 3, 4, 8), (5, 3)])
+    setting = {"block_size": 3, "precondition_frequency": 5,
+               "start_preconditioning_step": 2, "beta_2": 0.95}
+    optimizer = helpers.make_optimizer("shampoo", learning_rate=0.01,
+                                       **setting)
+    actual = helpers.run_keras(optimizer, params, grads)
+    expected, _ = refs.run_reference(refs.ShampooRef, setting, params, grads,
+                                     helpers.as_float32(0.01))
+    helpers.assert_trajectories_close(actual, expected, RTOL, ATOL)
+    assert len(optimizer._blocks[0][1]) == 6
+    assert not np.allclose(actual[-1][0], params[0])

@@ -73,7 +73,9 @@ def outside(row):
     if row.kind == "bool":
         return [(1, TypeError), ("yes", TypeError), (None, TypeError)]
     if row.kind == "choice":
-        return [("no-such-mode", ValueError), (None, ValueError)]
+        # None is a value of an optional choice (Shampoo's grafting=None).
+        return [("no-such-mode", ValueError)] + (
+            [] if row.optional else [(None, ValueError)])
     if row.kind == "patterns":
         return [("bias", TypeError), ([1], TypeError), (["("], ValueError)]
     if row.kind == "int":

@@ -51,6 +51,8 @@ from keras_optlab.optimizers.mars import MARS  # isort: skip
 # Issue 14 (dadapt): D-Adaptation.
 from keras_optlab.optimizers.dadapt_adam import DAdaptAdam  # isort: skip
 from keras_optlab.optimizers.dadapt_sgd import DAdaptSGD  # isort: skip
+# Issue 14 (shampoo): Shampoo.
+from keras_optlab.optimizers.shampoo import Shampoo  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Cautious
@@ -100,6 +102,7 @@ __all__ = [
     "ScheduleFreeAdamW",
     "ScheduleFreeRAdam",
     "ScheduleFreeSGD",
+    "Shampoo",
     "Yogi",
     "available",
     "get",

@@ -140,7 +140,8 @@ class Hyperparameter:
             return "True or False"
         if self.kind == "patterns":
             return "None or a list of regular expressions"
-        return " or ".join(repr(c) for c in self.choices)
+        return " or ".join(repr(c) for c in self.choices) + (
+            " or None" if self.optional else "")
 
 
 def learning_rate(default, search, doc="the step size"):
