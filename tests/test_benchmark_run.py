@@ -242,3 +242,53 @@ def test_bad_workload_definitions_are_one_line_errors(change, message):
     with pytest.raises(ValueError, match=message) as error:
         toy(**change)
     assert "\n" not in str(error.value)
+
+
+def run_until_killed(out):
+    """The child of `test_killed_process_resumes`: runs the toy benchmark,
+    slowing down after the first record so the parent kills it mid-trial."""
+    import time
+
+    import keras
+
+    class Slow(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if os.path.exists(os.path.join(out, run.RECORDS_FILE)):
+                time.sleep(0.5)
+
+    run.run_benchmark([toy()], OPTIMIZERS, out=out, progress=None,
+                      callbacks=[Slow()])
+
+
+@pytest.mark.slow  # a second Python process importing Keras: ~15-30 s
+def test_killed_process_resumes(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out = str(tmp_path / "killed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from tests.test_benchmark_run "
+         "import run_until_killed; run_until_killed(sys.argv[1])", out],
+        cwd=root, env=dict(os.environ, PYTHONPATH=root),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = os.path.join(out, run.RECORDS_FILE)
+    deadline = time.time() + 240
+    while not os.path.exists(path) and child.poll() is None and \
+            time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside the second trial's training
+    child.kill()  # SIGKILL: no clean-up runs
+    child.wait()
+    before = run.load_records(out)
+    assert [r["optimizer"] for r in before] == ["adam"]
+    trained = []
+    records = run.run_benchmark([toy()], OPTIMIZERS, out=out,
+                                progress=trained.append)
+    assert len(trained) == 2
+    assert records[0] == before[0]
+    fresh = run.run_benchmark([toy()], OPTIMIZERS,
+                              out=str(tmp_path / "fresh"), progress=None)
+    assert [_without_times(r) for r in records] == \
+        [_without_times(r) for r in fresh]
