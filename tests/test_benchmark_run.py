@@ -176,12 +176,17 @@ def test_report_says_did_not_reach_and_writes_its_files(tmp_path):
                _record("b", 0, 0, 2.0, 10, 0.95)]
     for r in records:
         r["ruleset"] = "self"
+        r["curve"] = [[1, 0.5, 0.4, 1.0, 1.0], [2, 1.0, 0.3, 0.9, 0.9],
+                      [3, 1.5, 0.5, 0.8, 0.8]]
+    assert report.best_so_far(records[0]) == ([0.5, 1.0, 1.5],
+                                              [0.4, 0.4, 0.5])
     result = report.write(records, str(tmp_path))
     text = (tmp_path / "report.md").read_text()
     assert "| `a` | did not reach | did not reach | 0/1 |" in text
     assert json.loads((tmp_path / "report.json").read_text())[
         "scores"] == {"a": 0.0, "b": 1.0}
     assert (tmp_path / "profiles.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert result["winners"] == {"w": ["b"]}
 
 

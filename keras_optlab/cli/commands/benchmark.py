@@ -41,7 +41,8 @@ def add_arguments(parser):
                         help="the base of the trials' seeds (default: 0)")
     parser.add_argument("--out", default="optlab_benchmark",
                         help="directory for records.jsonl, report.md, "
-                             "report.json and profiles.png; a rerun with "
+                             "report.json, profiles.png and curves.png; a "
+                             "rerun with "
                              "the same --out resumes (default: %(default)s)")
 
 

@@ -230,13 +230,76 @@ def plot_profiles(report, path):
     return path
 
 
+def best_so_far(record):
+    """`(seconds, values)`: a trial's best validation value so far after
+    each epoch, against its training seconds."""
+    maximize = record["direction"] == "max"
+    seconds, values, best = [], [], None
+    for _, elapsed, value, *_ in record["curve"]:
+        if value is not None:
+            best = value if best is None else (
+                max(best, value) if maximize else min(best, value))
+        seconds.append(elapsed)
+        values.append(math.nan if best is None else best)
+    return seconds, values
+
+
+def plot_curves(records, path):
+    """Each workload's best-so-far validation curves (study 0; under
+    external tuning, each optimizer's trial with the best validation
+    value), one panel per workload, as a PNG written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_optlab import atomic
+
+    chosen = {}
+    for r in records:
+        if r["study"] != 0 or not r.get("curve"):
+            continue
+        key = (r["workload"], r["optimizer"])
+        old = chosen.get(key)
+        if old is None or (r["best_validation"] is not None and (
+                old["best_validation"] is None or
+                (r["best_validation"] > old["best_validation"]) ==
+                (r["direction"] == "max"))):
+            chosen[key] = r
+    names = list(dict.fromkeys(w for w, _ in chosen))
+    columns = min(3, max(1, len(names)))
+    lines = max(1, math.ceil(len(names) / columns))
+    figure, axes = plt.subplots(lines, columns, squeeze=False,
+                                figsize=(4.2 * columns, 3.2 * lines))
+    for axis, name in zip(axes.flat, names):
+        target = None
+        for (workload, optimizer), record in chosen.items():
+            if workload != name:
+                continue
+            axis.plot(*best_so_far(record), label=optimizer)
+            target = record["target"]
+            axis.set_ylabel(f"best validation {record['metric']}")
+        if target is not None:
+            axis.axhline(target, color="grey", linestyle="--", linewidth=1)
+        axis.set_title(name)
+        axis.set_xlabel("training seconds")
+        axis.legend(fontsize="x-small")
+    for axis in list(axes.flat)[len(names):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    atomic.write_atomically(path, figure.savefig)
+    plt.close(figure)
+    return path
+
+
 def write(records, out):
-    """`report.md`, `report.json` and `profiles.png` in `out`; returns the
-    report dict."""
+    """`report.md`, `report.json`, `profiles.png` and `curves.png` in
+    `out`; returns the report dict."""
     from keras_optlab import atomic
 
     report = build(records)
     atomic.write_text(os.path.join(out, "report.md"), markdown(report))
     atomic.write_json(os.path.join(out, "report.json"), report, indent=1)
     plot_profiles(report, os.path.join(out, "profiles.png"))
+    plot_curves(records, os.path.join(out, "curves.png"))
     return report
