@@ -104,5 +104,5 @@ def run(args):
     result = report.write(records, args.out)
     print(report.markdown(result))
     print(f"wrote {os.path.join(args.out, 'report.md')}, report.json, "
-          "profiles.png and records.jsonl")
+          "profiles.png, curves.png and records.jsonl")
     return 0
