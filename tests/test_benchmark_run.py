@@ -297,3 +297,18 @@ def test_killed_process_resumes(tmp_path):
                               out=str(tmp_path / "fresh"), progress=None)
     assert [_without_times(r) for r in records] == \
         [_without_times(r) for r in fresh]
+
+
+def test_external_ruleset_trains_the_drawn_settings(tmp_path):
+    records = run.run_benchmark([toy(max_epochs=2)], ["adam"],
+                                ruleset="external", trials=2, studies=2,
+                                out=str(tmp_path), progress=None)
+    assert [(r["study"], r["trial"]) for r in records] == [
+        (0, 0), (0, 1), (1, 0), (1, 1)]
+    for r in records:
+        assert r["ruleset"] == "external"
+        assert r["hyperparameters"] == run.draw_arguments(
+            "adam", "external", r["study"], r["trial"])
+        assert r["seed"] == run.trial_seed(0, r["study"], r["trial"])
+    (row,) = report.build(records)["rows"]
+    assert (row["studies"], row["trials"]) == (2, 4)
