@@ -37,7 +37,7 @@ def toy(**changes):
                   loss=keras.losses.SparseCategoricalCrossentropy(
                       from_logits=True),
                   metric="accuracy", direction="max", target=0.9,
-                  max_epochs=3, batch_size=32)
+                  max_epochs=1, batch_size=32)
     fields.update(changes)
     return Workload(**fields)
 
@@ -77,6 +77,8 @@ def test_interrupted_run_resumes_without_repeating_trials(tmp_path):
         after = f.read().splitlines()
     assert after[0] == before[0]  # the finished trial is kept as it was
     assert [r["optimizer"] for r in records] == OPTIMIZERS
+    # Self-tuning: 3 times the workload's budget of 1 epoch.
+    assert [r["max_epochs"] for r in records] == [3, 3, 3]
 
     fresh = run.run_benchmark([toy()], OPTIMIZERS,
                               out=str(tmp_path / "fresh"), progress=None)
@@ -310,5 +312,6 @@ def test_external_ruleset_trains_the_drawn_settings(tmp_path):
         assert r["hyperparameters"] == run.draw_arguments(
             "adam", "external", r["study"], r["trial"])
         assert r["seed"] == run.trial_seed(0, r["study"], r["trial"])
+        assert r["max_epochs"] == 2  # the workload's own budget
     (row,) = report.build(records)["rows"]
     assert (row["studies"], row["trials"]) == (2, 4)

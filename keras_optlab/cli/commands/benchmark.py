@@ -25,7 +25,8 @@ def add_arguments(parser):
              "(default: %(default)s)")
     parser.add_argument(
         "--ruleset", default="self", choices=("self", "external"),
-        help="self: each optimizer at its defaults; external: --trials "
+        help="self: each optimizer at its defaults, 3x the workload's "
+             "budget (AlgoPerf's rule); external: --trials "
              "settings per optimizer drawn from its search space "
              "(default: %(default)s)")
     parser.add_argument("--trials", default="1",

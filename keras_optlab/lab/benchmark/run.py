@@ -11,7 +11,10 @@ read once, on the model the trial ends with.
 Rulesets (AlgoPerf's two):
 
 * `"self"` (self-tuning): every optimizer at its defaults, one trial per
-  study; Keras' own optimizers by `"keras:<name>"`.
+  study; Keras' own optimizers by `"keras:<name>"`. As in AlgoPerf's rules,
+  a self-tuning trial gets `SELF_TUNING_BUDGET_FACTOR` (3) times the
+  workload's budget (epochs and steps), since it has no tuning trials to
+  spend; the target stays the same.
 * `"external"` (external tuning): `trials` settings per optimizer and
   study, drawn from the optimizer's search space (each argument's `search`
   range in its hyperparameter table, `tuning.space.SearchSpace`) by Keras
@@ -40,6 +43,8 @@ import numpy as np
 from keras_optlab.lab.benchmark import workloads as workloads_module
 
 RULESETS = ("self", "external")
+#: AlgoPerf: self-tuning submissions run 3x the external-tuning budget.
+SELF_TUNING_BUDGET_FACTOR = 3
 RECORDS_FILE = "records.jsonl"
 KEY_FIELDS = ("workload", "optimizer", "ruleset", "quick", "study", "trial")
 
@@ -82,6 +87,22 @@ def check_plan(workloads, optimizers, ruleset, trials, studies):
                              f"workload={workload.name!r}")
         seen.add(workload.name)
     check_optimizers(optimizers)
+
+
+def ruleset_budget(workload, ruleset):
+    """The workload as a trial of `ruleset` trains it: under self-tuning its
+    epoch and step budgets times `SELF_TUNING_BUDGET_FACTOR`."""
+    import dataclasses
+
+    if ruleset != "self":
+        return workload
+    factor = SELF_TUNING_BUDGET_FACTOR
+    return dataclasses.replace(
+        workload, quick={},
+        max_epochs=None if workload.max_epochs is None
+        else workload.max_epochs * factor,
+        max_steps=None if workload.max_steps is None
+        else workload.max_steps * factor)
 
 
 def _seed_of(*parts):
@@ -183,6 +204,8 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
                           verbose=0, return_dict=True)
     return {
         "hyperparameters": arguments,
+        "max_epochs": workload.max_epochs,
+        "max_steps": workload.max_steps,
         "seed": int(seed),
         "metric": workload.metric,
         "direction": workload.direction,
@@ -267,7 +290,8 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
             mine.append(done[key])
             continue
         arguments = draw_arguments(optimizer, ruleset, study, trial, seed)
-        measured = train_trial(workload, optimizer, arguments,
+        measured = train_trial(ruleset_budget(workload, ruleset),
+                               optimizer, arguments,
                                trial_seed(seed, study, trial),
                                data[workload.name], callbacks)
         record = dict(zip(KEY_FIELDS, key), **measured)
