@@ -88,6 +88,11 @@ def test_interrupted_run_resumes_without_repeating_trials(tmp_path):
     again = []
     run.run_benchmark([toy()], OPTIMIZERS, out=out, progress=again.append)
     assert again == []
+    # Another seed or target in the same folder is refused, not mixed in.
+    with pytest.raises(ValueError, match="seed 0 and target 0.9.*seed 5"):
+        run.run_benchmark([toy()], OPTIMIZERS, out=out, seed=5)
+    with pytest.raises(ValueError, match="target 0.9.*target 0.8"):
+        run.run_benchmark([toy(target=0.8)], OPTIMIZERS, out=out)
 
 
 def test_a_trial_stops_at_the_target_and_times_only_training():
@@ -231,8 +236,8 @@ def test_bad_plans_fail_before_training(tmp_path, change, message):
 def test_impossible_budget_fails_before_training(tmp_path):
     with pytest.raises(ValueError, match="batch_size=500"):
         run.run_benchmark([toy(batch_size=500)], ["adam"],
-                          out=str(tmp_path))
-    assert not (tmp_path / run.RECORDS_FILE).exists()
+                          out=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("change, message", [

@@ -273,16 +273,29 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
     workloads = [workloads_module.get(w, quick=quick) for w in workloads]
     optimizers = list(optimizers)
     check_plan(workloads, optimizers, ruleset, trials, studies)
-    os.makedirs(out, exist_ok=True)
     records = load_records(out)
     done = {record_key(r): r for r in records}
     todo = plan(workloads, optimizers, ruleset, trials, studies)
+    for workload, optimizer, study, trial in todo:
+        found = done.get((workload.name, optimizer, ruleset, bool(quick),
+                          study, trial))
+        if found is not None and (
+                found["seed"] != trial_seed(seed, study, trial) or
+                found["target"] != workload.target):
+            raise ValueError(
+                f"{os.path.join(out, RECORDS_FILE)} holds a trial of "
+                f"{workload.name!r} with seed {found['seed']} and target "
+                f"{found['target']}; this run has seed "
+                f"{trial_seed(seed, study, trial)} and target "
+                f"{workload.target}. Resume with the same seed and "
+                f"workloads, or use another folder. Received: out={out!r}")
     # Every workload's data is loaded and its budget checked before the
     # first trial trains.
     data = {}
     for workload in workloads:
         data[workload.name] = workload.data()
         workload.check_budget(data[workload.name])
+    os.makedirs(out, exist_ok=True)
     mine = []
     for number, (workload, optimizer, study, trial) in enumerate(todo, 1):
         key = (workload.name, optimizer, ruleset, bool(quick), study, trial)
