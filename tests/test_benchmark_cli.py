@@ -58,3 +58,8 @@ def test_quick_run_writes_its_report_and_resumes(tmp_path, capsys):
     assert cli.main(arguments) == 0  # resumed: nothing left to train
     assert "[1/2]" not in capsys.readouterr().out
     assert len((out / "records.jsonl").read_text().splitlines()) == 2
+    # Another seed in the same folder: one line, nothing trained.
+    assert cli.main(arguments + ["--seed", "3"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "seed 0 and target 0.95" in error and "--out=" in error

@@ -81,12 +81,23 @@ def check(args):
         chosen = [workloads_module.get(n, quick=args.quick) for n in names]
         run_module.check_plan(chosen, optimizers, args.ruleset, trials,
                               studies)
+        try:
+            records = run_module.load_records(args.out)
+        except (ValueError, OSError) as error:
+            raise UsageError(
+                f"{args.out}/{run_module.RECORDS_FILE} cannot be read to "
+                f"resume ({error}). Received: --out={args.out!r}") from None
+        run_module.check_resume(records, args.out, chosen, optimizers,
+                                args.ruleset, trials, studies, args.quick,
+                                seed)
     except ValueError as error:
         message = str(error).splitlines()[0]
         if "optimizer=" in message:
             message = message.replace("optimizer=", "--optimizers=")
         elif "workload=" in message:
             message = message.replace("workload=", "--workloads=")
+        elif "out=" in message:
+            message = message.replace("out=", "--out=")
         raise UsageError(message) from None
     return names, optimizers, trials, studies, seed
 

@@ -253,6 +253,27 @@ def plan(workloads, optimizers, ruleset="self", trials=1, studies=1):
             for o in optimizers for t in range(trials)]
 
 
+def check_resume(records, out, workloads, optimizers, ruleset, trials,
+                 studies, quick, seed):
+    """A ValueError when `out` holds trials of this plan trained with
+    another seed or target (a rerun would mix two benchmarks)."""
+    done = {record_key(r): r for r in records}
+    for workload, optimizer, study, trial in plan(
+            workloads, optimizers, ruleset, trials, studies):
+        found = done.get((workload.name, optimizer, ruleset, bool(quick),
+                          study, trial))
+        if found is not None and (
+                found["seed"] != trial_seed(seed, study, trial) or
+                found["target"] != workload.target):
+            raise ValueError(
+                f"{os.path.join(out, RECORDS_FILE)} holds a trial of "
+                f"{workload.name!r} with seed {found['seed']} and target "
+                f"{found['target']}; this run has seed "
+                f"{trial_seed(seed, study, trial)} and target "
+                f"{workload.target}. Resume with the same seed and "
+                f"workloads, or use another folder. Received: out={out!r}")
+
+
 def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
                   studies=1, quick=False, out="optlab_benchmark", seed=0,
                   progress=print, callbacks=None):
@@ -274,21 +295,10 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
     optimizers = list(optimizers)
     check_plan(workloads, optimizers, ruleset, trials, studies)
     records = load_records(out)
+    check_resume(records, out, workloads, optimizers, ruleset, trials,
+                 studies, quick, seed)
     done = {record_key(r): r for r in records}
     todo = plan(workloads, optimizers, ruleset, trials, studies)
-    for workload, optimizer, study, trial in todo:
-        found = done.get((workload.name, optimizer, ruleset, bool(quick),
-                          study, trial))
-        if found is not None and (
-                found["seed"] != trial_seed(seed, study, trial) or
-                found["target"] != workload.target):
-            raise ValueError(
-                f"{os.path.join(out, RECORDS_FILE)} holds a trial of "
-                f"{workload.name!r} with seed {found['seed']} and target "
-                f"{found['target']}; this run has seed "
-                f"{trial_seed(seed, study, trial)} and target "
-                f"{workload.target}. Resume with the same seed and "
-                f"workloads, or use another folder. Received: out={out!r}")
     # Every workload's data is loaded and its budget checked before the
     # first trial trains.
     data = {}
