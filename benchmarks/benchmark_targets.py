@@ -13,7 +13,6 @@ workloads.py are set a little below the best of each column.
 
 import dataclasses
 import sys
-import time
 
 from keras_optlab.lab.benchmark import run
 from keras_optlab.lab.benchmark import workloads
@@ -40,7 +39,6 @@ def main(names):
         data = workload.data()
         quick_epochs = workload.quick["max_epochs"]
         for lr in WIDER.get(name, GRID):
-            start = time.time()
             r = run.train_trial(unreachable, "adam", {"learning_rate": lr},
                                 seed=0, data=data)
             full, quick = best(workload, r["curve"], None), best(

@@ -158,10 +158,11 @@ def markdown(report):
         first = mine[0]
         sense = ">=" if first.direction == "max" else "<="
         lines += [f"### {workload}", "",
-                  f"Target: validation {first.metric} {sense} "
-                  f"{first.target:g}; {first.studies} "
-                  f"stud{'y' if first.studies == 1 else 'ies'}, "
-                  f"{first.trials // max(first.studies, 1)} trial(s) each.",
+                  (f"Target: validation {first.metric} {sense} "
+                   f"{first.target:g}; {first.studies} "
+                   f"stud{'y' if first.studies == 1 else 'ies'}, "
+                   f"{first.trials // max(first.studies, 1)} trial(s) "
+                   "each."),
                   "",
                   "| optimizer | time to target (s) | steps to target | "
                   "studies reached | best validation | test | "
