@@ -26,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--ruleset", default="self", choices=("self", "external"),
         help="self: each optimizer at its defaults, 3x the workload's "
-             "budget (AlgoPerf's rule); external: --trials "
+             "budget (AlgoPerf's first rules); external: --trials "
              "settings per optimizer drawn from its search space "
              "(default: %(default)s)")
     parser.add_argument("--trials", default="1",
