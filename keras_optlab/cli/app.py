@@ -30,6 +30,7 @@ COMMANDS = [
     "keras_optlab.cli.commands.landscape",
     "keras_optlab.cli.commands.compare",
     "keras_optlab.cli.commands.bench",
+    "keras_optlab.cli.commands.benchmark",
 ]
 
 
