@@ -22,6 +22,8 @@ data.
   (`assign_add`, `assign_sub`) takes the order on the increment, before
   it is added (`ordered_increment`).
 - `blocked_sum` sums in blocks of `SUM_BLOCK`.
+- `branch` is `ops.cond`, taken in Python where the predicate is a
+  concrete JAX value (an eager step).
 
 What rules do of their own accord, and keep: a moment is written as an
 increment of itself (`assign_add`, `assign_moving_average`) and read back
@@ -69,6 +71,21 @@ def tracing_for_xla(variable):
             variable)
         return isinstance(value, jax.core.Tracer)
     return False
+
+
+def branch(pred, true_fn, false_fn):
+    """`ops.cond(pred, true_fn, false_fn)` for a step-dependent branch (a
+    preconditioner recomputed every k steps). Where `pred` is a concrete JAX
+    value (an eager step, not a trace), `lax.cond` would trace and compile
+    both branches at every call (Shampoo's eigendecompositions: minutes for
+    60 eager steps), so the branch is taken in Python; everywhere else
+    (traces, TensorFlow, torch) it is `ops.cond`, which runs one branch."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not isinstance(pred, jax.core.Tracer):
+            return true_fn() if bool(pred) else false_fn()
+    return ops.cond(pred, true_fn, false_fn)
 
 
 def blocked_sum(values, keep_apart):

@@ -24,6 +24,7 @@ from keras_optlab.engine import nonfinite
 from keras_optlab.engine import step
 from keras_optlab.engine import xla
 from keras_optlab.engine.sparse import stored_values
+from keras_optlab.engine.xla import branch  # noqa: F401 (for rules)
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
 

@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import branch
 from keras_optlab.optimizers.base import maximum
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -91,10 +92,11 @@ class Shampoo(OptlabOptimizer):
     the grafting accumulator A (two floats), plus per block sum_i 2 n_i^2
     for the factors and roots. Sparse gradients are densified.
 
-    Recomputing the roots inside a compiled step: one `keras.ops.cond` per
-    variable on the step counter, so the eigendecompositions run only on
-    the steps that recompute (TF: `tf.cond`, JAX: `lax.cond`, both real
-    branches; torch: a Python branch). A where-select would compute them at
+    Recomputing the roots inside a compiled step: one branch per variable
+    on the step counter (`branch`, keras_optlab/engine/xla.py), so the
+    eigendecompositions run only on the steps that recompute (TF:
+    `tf.cond`, JAX: `lax.cond` in a trace, a Python branch eagerly; torch: a
+    Python branch). A where-select would compute them at
     every step and cost f times more eigendecompositions. The factors are
     symmetrised, (F + F^T) / 2, before `keras.ops.eigh`, and kept in
     float32 at least (float64 for float64 variables); a non-finite factor
@@ -373,7 +375,7 @@ class Shampoo(OptlabOptimizer):
         def kept():
             return old_roots, ops.zeros((), "int32")
 
-        roots, failed = ops.cond(recompute, new_roots, kept)
+        roots, failed = branch(recompute, new_roots, kept)
         for variable_root, root in zip(
                 (r for _, _, rs in blocks for r in rs), roots):
             self.assign(variable_root, root)
