@@ -102,6 +102,25 @@ SEARCHED_IN_0_1_0 = {
                    "weight_decay": DECAY},
     "dadaptsgd": {"learning_rate": FloatRange(1e-2, 10.0, "log"),
                   "momentum": MOMENTUM, "weight_decay": DECAY},
+    # Issue 14 (muon, sf, mars, shampoo), from their own tables.
+    "muon": {"learning_rate": FloatRange(1e-3, 1e-1, "log"),
+             "momentum": FloatRange(0.8, 0.99),
+             "adam_lr_ratio": FloatRange(1e-3, 1.0, "log"),
+             "adam_beta_2": Choices((0.95, 0.99, 0.999)),
+             "weight_decay": DECAY},
+    "schedule_free_sgd": {"learning_rate": FloatRange(1e-2, 10.0, "log"),
+                          "weight_decay": DECAY},
+    "schedule_free_adamw": {**ADAM,
+                            "learning_rate": FloatRange(1e-4, 1e-1, "log"),
+                            "weight_decay": DECAY},
+    "schedule_free_radam": {**ADAM,
+                            "learning_rate": FloatRange(1e-4, 1e-1, "log"),
+                            "weight_decay": DECAY},
+    "mars": {"learning_rate": LR["adam"], "beta_2": BETA_2,
+             "gamma": FloatRange(0.0, 0.1), "epsilon": EPSILON},
+    "shampoo": {"learning_rate": LR["adam"],
+                "beta_2": Choices((0.99, 0.999, 1.0)),
+                "epsilon": FloatRange(1e-12, 1e-2, "log")},
 }
 
 
@@ -113,11 +132,15 @@ def test_search_ranges_are_those_of_0_1_0():
         info = optimizers.lookup(name)
         assert space_module.default_learning_rate_range(info) == \
             SEARCHED_IN_0_1_0[name]["learning_rate"]
+    # 0.1.0's four, then those of optimizers added since (Muon's AdamW,
+    # MARS' gamma), in registry order.
     assert space_module.conditional_names() == [
-        "momentum", "beta_2", "epsilon", "weight_decay"]
+        "momentum", "beta_2", "epsilon", "weight_decay", "adam_lr_ratio",
+        "adam_beta_2", "gamma"]
     assert space_module.search_kinds() == {
         "learning_rate": "log", "momentum": "linear", "beta_2": "choices",
-        "epsilon": "log", "weight_decay": "log"}
+        "epsilon": "log", "weight_decay": "log", "adam_lr_ratio": "log",
+        "adam_beta_2": "choices", "gamma": "linear"}
 
 
 def test_overrides_and_subsets():
