@@ -501,3 +501,41 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
             if row.name not in self._BASE_OPTIONS
         })
         return config
+
+
+class DistanceEstimate(OptlabOptimizer):
+    """Base of the rules whose step size is a growing estimate d of the
+    distance to the solution (Prodigy, D-Adapt Adam, D-Adapt SGD): per
+    variable the inner product that feeds d's numerator, and d (from
+    `d0`) and the numerator r, shared by all variables. A subclass calls
+    `build_distance_estimate` in `build` after its per-variable state (the
+    order saved models rely on) and reads `d`."""
+
+    def build_distance_estimate(self, var_list):
+        self._inner_products = [
+            self.add_variable(
+                shape=(), dtype=v.dtype, name=f"inner_product_{i}"
+            )
+            for i, v in enumerate(var_list)
+        ]
+        dtype = var_list[0].dtype if var_list else None
+        self._d = self.add_shared_scalar(
+            "d", dtype, initializer=constant(self.d0)
+        )
+        self._numerator = self.add_shared_scalar("r", dtype)
+
+    @property
+    def d(self):
+        """The current estimate d as a Python float (d0 before the first
+        step)."""
+        if not self.built:
+            return self.d0
+        return float(ops.convert_to_numpy(self._d))
+
+    def _step_scale(self, learning_rate, dtype):
+        """gamma_k of the Adam forms, times Adam's bias correction where
+        `use_bias_correction` asks for it."""
+        gamma = ops.cast(learning_rate, dtype)
+        if self.use_bias_correction:
+            gamma = gamma * self.adam_bias_correction(dtype)
+        return gamma

@@ -7,8 +7,7 @@ from keras import ops
 
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers import validation
-from keras_optlab.optimizers.base import OptlabOptimizer
-from keras_optlab.optimizers.base import constant
+from keras_optlab.optimizers.base import DistanceEstimate
 from keras_optlab.optimizers.base import grown_estimate
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -23,7 +22,7 @@ from keras_optlab.optimizers.registry import register
     "by D-Adaptation",
     family="adam",
 )
-class DAdaptAdam(OptlabOptimizer):
+class DAdaptAdam(DistanceEstimate):
     """D-Adapt Adam (Defazio and Mishchenko, ICML 2023, the Adam box).
 
     ```
@@ -165,32 +164,7 @@ class DAdaptAdam(OptlabOptimizer):
                 var_list, ["momentum", "velocity", "s"]
             )
         )
-        self._inner_products = [
-            self.add_variable(
-                shape=(), dtype=v.dtype, name=f"inner_product_{i}"
-            )
-            for i, v in enumerate(var_list)
-        ]
-        dtype = var_list[0].dtype if var_list else None
-        self._d = self.add_shared_scalar(
-            "d", dtype, initializer=constant(self.d0)
-        )
-        self._numerator = self.add_shared_scalar("r", dtype)
-
-    @property
-    def d(self):
-        """The current estimate d as a Python float (d0 before the first
-        step)."""
-        if not self.built:
-            return self.d0
-        return float(ops.convert_to_numpy(self._d))
-
-    def _step_scale(self, learning_rate, dtype):
-        """gamma_k, times Adam's bias correction if asked for."""
-        gamma = ops.cast(learning_rate, dtype)
-        if self.use_bias_correction:
-            gamma = gamma * self.adam_bias_correction(dtype)
-        return gamma
+        self.build_distance_estimate(var_list)
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype

@@ -5,8 +5,7 @@ import math
 from keras import ops
 
 from keras_optlab.optimizers import spec
-from keras_optlab.optimizers.base import OptlabOptimizer
-from keras_optlab.optimizers.base import constant
+from keras_optlab.optimizers.base import DistanceEstimate
 from keras_optlab.optimizers.base import grown_estimate
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
@@ -22,7 +21,7 @@ from keras_optlab.optimizers.registry import register
     "by D-Adaptation",
     family="sgd",
 )
-class DAdaptSGD(OptlabOptimizer):
+class DAdaptSGD(DistanceEstimate):
     """D-Adapt SGD (Defazio and Mishchenko, ICML 2023, the SGD box).
 
     ```
@@ -123,28 +122,11 @@ class DAdaptSGD(OptlabOptimizer):
         self._gradient_sums, self._dual_iterates = (
             self.add_optimizer_variables(var_list, ["s", "z"])
         )
-        self._inner_products = [
-            self.add_variable(
-                shape=(), dtype=v.dtype, name=f"inner_product_{i}"
-            )
-            for i, v in enumerate(var_list)
-        ]
+        self.build_distance_estimate(var_list)
         dtype = var_list[0].dtype if var_list else None
-        self._d = self.add_shared_scalar(
-            "d", dtype, initializer=constant(self.d0)
-        )
-        self._numerator = self.add_shared_scalar("numerator", dtype)
         self._first_gradient_norm = self.add_shared_scalar(
             "first_gradient_norm", dtype
         )
-
-    @property
-    def d(self):
-        """The current estimate d as a Python float (d0 before the first
-        step)."""
-        if not self.built:
-            return self.d0
-        return float(ops.convert_to_numpy(self._d))
 
     def gradients_of_step(self, gradients):
         # ||g_0||: kept from the first step whose gradient is not zero.
