@@ -158,14 +158,22 @@ class ScheduleFreeAdamW(ScheduleFree):
         return ops.cast(learning_rate, dtype) * self.warmup_factor(dtype)
 
     def _direction(self, gradient, variable, index):
-        dtype = variable.dtype
-        v = self._velocities[index]
-        self.assign_moving_average(v, ops.square(gradient), self.beta_2)
-        return ops.divide(
-            gradient,
-            ops.add(
-                ops.sqrt(ops.divide(v, self.bias_correction(self.beta_2,
-                                                            dtype))),
-                scalar(self.epsilon, dtype),
-            ),
-        )
+        return adam_direction(self, gradient, variable, index)
+
+
+def adam_direction(optimizer, gradient, variable, index):
+    """Adam's normalised step g / (sqrt(v_hat) + epsilon), after v's update
+    (`optimizer._velocities`): the direction of Schedule-Free AdamW, and of
+    Schedule-Free RAdam once rectified."""
+    dtype = variable.dtype
+    v = optimizer._velocities[index]
+    optimizer.assign_moving_average(v, ops.square(gradient),
+                                    optimizer.beta_2)
+    return ops.divide(
+        gradient,
+        ops.add(
+            ops.sqrt(ops.divide(v, optimizer.bias_correction(
+                optimizer.beta_2, dtype))),
+            scalar(optimizer.epsilon, dtype),
+        ),
+    )

@@ -5,6 +5,7 @@ from keras import ops
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
+from keras_optlab.optimizers.schedule_free_adamw import adam_direction
 from keras_optlab.optimizers.schedule_free_sgd import R
 from keras_optlab.optimizers.schedule_free_sgd import WEIGHT_LR_POWER
 from keras_optlab.optimizers.schedule_free_sgd import ScheduleFree
@@ -164,16 +165,8 @@ class ScheduleFreeRAdam(ScheduleFree):
         return ops.cast(learning_rate, dtype) * self._rectification(dtype)[1]
 
     def _direction(self, gradient, variable, index):
-        dtype = variable.dtype
-        v = self._velocities[index]
-        self.assign_moving_average(v, ops.square(gradient), self.beta_2)
-        adam_phase, _ = self._rectification(dtype)
-        normalized = ops.divide(
-            gradient,
-            ops.add(
-                ops.sqrt(ops.divide(v, self.bias_correction(self.beta_2,
-                                                            dtype))),
-                scalar(self.epsilon, dtype),
-            ),
-        )
+        # Adam's step (which also updates v), or the gradient itself while
+        # rho_t <= 4.
+        normalized = adam_direction(self, gradient, variable, index)
+        adam_phase, _ = self._rectification(variable.dtype)
         return ops.where(adam_phase, normalized, gradient)
