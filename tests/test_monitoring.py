@@ -166,7 +166,7 @@ def test_every_optimizer_gets_finite_tags(tmp_path):
     x, y = linear_problem(n=8)
     rules = {}
     for label, make in all_optimizers():
-        keras.utils.clear_session()
+        keras.utils.clear_session(free_memory=False)
         model = keras.Sequential([keras.Input((3,)),
                                   keras.layers.Dense(4, name="hidden"),
                                   keras.layers.Dense(1, name="out")])
@@ -298,7 +298,7 @@ def get_json(url, deadline):
 def test_a_tensorboard_server_shows_our_runs_and_tags(tmp_path):
     x, y = linear_problem(n=8)
     for name in ("adam", "momentum"):
-        keras.utils.clear_session()
+        keras.utils.clear_session(free_memory=False)
         model = linear_model(keras_optlab.optimizers.get(name))
         model.fit(x, y, epochs=1, verbose=0, callbacks=[
             OptimizerMonitor(tmp_path / name, probe_data=(x, y))])

@@ -127,7 +127,7 @@ def test_save_and_reload_mid_training_continues_identically(row, tmp_path):
     _fit(straight, x, y, epochs=4, initial_epoch=2)
     assert int(straight.optimizer.iterations.numpy()) == 4 * 6
 
-    keras.utils.clear_session()
+    keras.utils.clear_session(free_memory=False)
     resumed = keras.saving.load_model(path)
     assert type(resumed.optimizer).__module__.startswith("keras_optlab.")
     assert int(resumed.optimizer.iterations.numpy()) == 2 * 6

@@ -261,7 +261,7 @@ def check_model_fits(recipe, build_model):
             f"the data ({problem}). Received: model.kind=\"{recipe.model}\""
         ) from None
     finally:
-        keras.utils.clear_session()
+        keras.utils.clear_session(free_memory=False)
 
 
 def _toml_text(value):
