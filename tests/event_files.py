@@ -16,7 +16,7 @@ def read_scalars(run_dir):
     for tag in accumulator.Tags()["tensors"]:
         events = accumulator.Tensors(tag)
         values = [tf.make_ndarray(e.tensor_proto) for e in events]
-        if all(np.ndim(v) == 0 for v in values):
+        if all(np.ndim(v) == 0 and v.dtype.kind in "fiu" for v in values):
             scalars[tag] = [(e.step, float(v)) for e, v in zip(events, values)]
     return scalars
 

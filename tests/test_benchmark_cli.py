@@ -55,6 +55,8 @@ def test_quick_run_writes_its_report_and_resumes(tmp_path, capsys):
     shown = {r["optimizer"]: r["time_to_target"] for r in report["rows"]}
     assert shown == {r["optimizer"]: r["time_to_target"] for r in records}
     assert "### digits_mlp" in (out / "report.md").read_text()
+    assert f"tensorboard --logdir {out / 'tensorboard'}" in printed
+    assert (out / "tensorboard" / "digits_mlp" / "keras_adam").is_dir()
     assert cli.main(arguments) == 0  # resumed: nothing left to train
     assert "[1/2]" not in capsys.readouterr().out
     assert len((out / "records.jsonl").read_text().splitlines()) == 2

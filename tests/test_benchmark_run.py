@@ -320,3 +320,56 @@ def test_external_ruleset_trains_the_drawn_settings(tmp_path):
         assert r["max_epochs"] == 2  # the workload's own budget
     (row,) = report.build(records)["rows"]
     assert (row["studies"], row["trials"]) == (2, 4)
+
+
+def test_each_trial_is_a_tensorboard_run_of_its_record(tmp_path):
+    """Read back with TensorBoard's own reader: every epoch of the record's
+    curve at its step, the target at the step it was reached; a run lost
+    to a kill (record written, run not) is written by the next run, and a
+    finished run is not written twice."""
+    from tests.event_files import read_scalars
+
+    out = str(tmp_path)
+    # One workload whose target every trial reaches at once, one that none
+    # reaches in its 3 x 2 epochs.
+    workloads = [toy(target=0.2, max_epochs=2),
+                 toy(name="toy_hard", target=0.99, max_epochs=2)]
+    records = run.run_benchmark(workloads, ["adam", "keras:sgd"], out=out,
+                                progress=None)
+    assert [r["reached"] for r in records] == [True, True, False, False]
+    for record in records:
+        folder = report.tensorboard_run_path(out, record)
+        assert os.path.isdir(folder)
+        scalars = read_scalars(folder)
+        curve = record["curve"]
+        for tag, column in (("validation/accuracy", 2), ("train/loss", 3),
+                            ("validation/loss", 4), ("train/seconds", 1)):
+            assert [s for s, _ in scalars[tag]] == [p[0] for p in curve]
+            np.testing.assert_allclose([v for _, v in scalars[tag]],
+                                       [p[column] for p in curve],
+                                       rtol=1e-6)
+        if record["reached"]:
+            assert scalars["target/reached"] == [
+                (record["steps_to_target"], pytest.approx(0.2))]
+        else:
+            assert "target/reached" not in scalars
+            assert len(curve) == 6
+    assert "keras_sgd" in report.tensorboard_run_path(out, records[1])
+
+    lost = report.tensorboard_run_path(out, records[1])
+    import shutil
+
+    shutil.rmtree(lost)
+    kept = report.tensorboard_run_path(out, records[0])
+    written = os.listdir(kept)
+    trained = []
+    run.run_benchmark(workloads, ["adam", "keras:sgd"], out=out,
+                      progress=trained.append)
+    assert trained == []  # nothing trained again
+    assert os.listdir(kept) == written
+    assert read_scalars(lost)["train/loss"]
+    # Nothing half-written is left where TensorBoard looks.
+    runs = [root for root, _, files in os.walk(
+        os.path.join(out, report.TENSORBOARD_DIR)) if files]
+    assert sorted(runs) == sorted(
+        report.tensorboard_run_path(out, r) for r in records)

@@ -42,8 +42,9 @@ def add_arguments(parser):
                         help="the base of the trials' seeds (default: 0)")
     parser.add_argument("--out", default="optlab_benchmark",
                         help="directory for records.jsonl, report.md, "
-                             "report.json, profiles.png and curves.png; a "
-                             "rerun with "
+                             "report.json, profiles.png, curves.png and "
+                             "one TensorBoard run per trial (tensorboard/); "
+                             "a rerun with "
                              "the same --out resumes (default: %(default)s)")
 
 
@@ -116,5 +117,7 @@ def run(args):
     result = report.write(records, args.out)
     print(report.markdown(result))
     print(f"wrote {os.path.join(args.out, 'report.md')}, report.json, "
-          "profiles.png, curves.png and records.jsonl")
+          "profiles.png, curves.png and records.jsonl; TensorBoard: "
+          f"tensorboard --logdir "
+          f"{os.path.join(args.out, report.TENSORBOARD_DIR)}")
     return 0

@@ -304,3 +304,67 @@ def write(records, out):
     plot_profiles(report, os.path.join(out, "profiles.png"))
     plot_curves(records, os.path.join(out, "curves.png"))
     return report
+
+
+#: The folder under a benchmark's `out` that holds one TensorBoard run per
+#: trial (`tensorboard --logdir <out>/tensorboard`).
+TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_run_path(out, record):
+    """`<out>/tensorboard/<workload>/<optimizer>/<ruleset>/study<s>_trial<t>`
+    (`<ruleset>-quick` for a quick variant; a `keras:` name's colon becomes
+    `_`, which no file system refuses)."""
+    ruleset = record["ruleset"] + ("-quick" if record["quick"] else "")
+    return os.path.join(out, TENSORBOARD_DIR, record["workload"],
+                        record["optimizer"].replace(":", "_"), ruleset,
+                        f"study{record['study']}_trial{record['trial']}")
+
+
+def write_tensorboard_run(out, record):
+    """Writes a finished trial's record as a TensorBoard run (unless its run
+    is there already) and returns the run's folder.
+
+    Scalars against training steps, one point per epoch:
+    `validation/<metric>` (the metric the target is set on),
+    `validation/loss`, `train/loss` and `train/seconds` (training time so
+    far, the axis of time to target); where the trial reached the target,
+    `target/reached` (the target's value) at the step it was reached. The
+    trial's hyperparameters and outcome as text (`trial`).
+
+    The run is written in a folder outside `<out>/tensorboard` and renamed
+    into place when complete, so TensorBoard never shows a half-written
+    run, and a run killed while writing is written again by the next run
+    (the records are the source of truth; this is a view of them)."""
+    import json
+    import shutil
+
+    import tensorflow as tf
+
+    final = tensorboard_run_path(out, record)
+    if os.path.isdir(final):
+        return final
+    partial = os.path.join(out, f".{TENSORBOARD_DIR}-partial",
+                           f"{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    writer = tf.summary.create_file_writer(partial)
+    with writer.as_default():
+        for steps, seconds, value, train_loss, val_loss in record["curve"]:
+            for tag, number in ((f"validation/{record['metric']}", value),
+                                ("validation/loss", val_loss),
+                                ("train/loss", train_loss),
+                                ("train/seconds", seconds)):
+                if number is not None:
+                    tf.summary.scalar(tag, number, step=steps)
+        if record["reached"]:
+            tf.summary.scalar("target/reached", record["target"],
+                              step=record["steps_to_target"])
+        outcome = {k: record[k] for k in (
+            "hyperparameters", "seed", "target", "reached", "diverged",
+            "time_to_target", "steps_to_target", "best_validation", "test")}
+        tf.summary.text("trial", json.dumps(outcome, sort_keys=True),
+                        step=0)
+    writer.close()
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    os.replace(partial, final)
+    return final

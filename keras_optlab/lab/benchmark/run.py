@@ -26,6 +26,11 @@ Rulesets (AlgoPerf's two):
   result is its fastest trial that reached the target; the benchmark's is
   the median over studies (`report.summarize`).
 
+TensorBoard: each finished trial's record is also written as a run under
+`<out>/tensorboard` (`report.write_tensorboard_run`), so
+`tensorboard --logdir <out>/tensorboard` shows every trial's curves while
+the benchmark runs.
+
 Records: one JSON object per finished trial, one per line in
 `<out>/records.jsonl`, the whole file rewritten atomically
 (`keras_optlab.atomic`) after each trial, so a kill leaves the previous
@@ -42,6 +47,7 @@ import zlib
 
 import numpy as np
 
+from keras_optlab.lab.benchmark import report
 from keras_optlab.lab.benchmark import workloads as workloads_module
 
 RULESETS = ("self", "external")
@@ -313,6 +319,9 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
     for number, (workload, optimizer, study, trial) in enumerate(todo, 1):
         key = (workload.name, optimizer, ruleset, bool(quick), study, trial)
         if key in done:
+            # A run killed after its record and before its TensorBoard run
+            # gets the run now.
+            report.write_tensorboard_run(out, done[key])
             mine.append(done[key])
             continue
         arguments = draw_arguments(optimizer, ruleset, study, trial, seed)
@@ -325,6 +334,7 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
         done[key] = record
         mine.append(record)
         _write_records(out, records)
+        report.write_tensorboard_run(out, record)
         if progress is not None:
             if record["reached"]:
                 what = (f"target in {record['time_to_target']:.2f} s, "
