@@ -155,7 +155,6 @@ class Adafactor(OptlabOptimizer):
             0.01, spec.FloatRange(1e-4, 1e-1, "log"),
             doc="rho_t = min(lr, 1/sqrt(t)) under relative_step, else lr"),
         spec.Hyperparameter("beta_2_decay", "float", -0.8, -1.0, 0.0, "[]",
-                            search=spec.Choices((-0.5, -0.8, -1.0)),
                             doc="c in beta_2_t = 1 - t^c"),
         spec.Hyperparameter("epsilon_1", "float", 1e-30, 0.0, None, "()",
                             doc="added to G^2"),
