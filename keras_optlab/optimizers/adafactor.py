@@ -261,8 +261,11 @@ class Adafactor(OptlabOptimizer):
             self._average(r, self.mean_over(squared, -1), beta, mixing)
             self._average(c, self.mean_over(squared, -2), beta, mixing)
             # 1 / sqrt(V) = sqrt(mean(R)) / sqrt(R) * 1 / sqrt(C).
-            row_factor = ops.divide(
-                ops.sqrt(ops.mean(r, axis=-1, keepdims=True)), ops.sqrt(r))
+            # mean(R) as a sum: Keras 3.15's ops.mean on torch computes a
+            # float64 mean in float32.
+            rows = scalar(float(variable.shape[-2]), dtype)
+            row_factor = ops.divide(ops.sqrt(ops.divide(
+                ops.sum(r, axis=-1, keepdims=True), rows)), ops.sqrt(r))
             column_factor = ops.divide(one, ops.sqrt(c))
             u = ops.multiply(
                 ops.multiply(gradient, ops.expand_dims(row_factor, -1)),
