@@ -71,10 +71,10 @@ class Adafactor(OptlabOptimizer):
     the row and column factors apart as in the authors' code, and the row
     factor a quotient of square roots (theirs: 1 / sqrt(R_t / mean(R_t)))
     so that no product or quotient leaves float32's normal range where a
-    row of tiny gradients meets huge ones elsewhere. Weight decay is Keras' decoupled
-    decay, lr * weight_decay * X subtracted before the step (before RMS(X)
-    is read); sparse gradients are applied densely (every R, C or V entry
-    decays).
+    row of tiny gradients meets huge ones elsewhere. Weight decay is Keras'
+    decoupled decay, lr * weight_decay * X subtracted before the step
+    (before RMS(X) is read); sparse gradients are applied densely (every
+    R, C or V entry decays).
 
     Deliberate differences (benchmarks/adafactor_differences.py; the
     README's section "Adafactor against Keras' and torch's"):
@@ -84,19 +84,19 @@ class Adafactor(OptlabOptimizer):
       `relative_step` and `scale_parameter` are on and `beta_1` is None:
       identical trajectories at the same learning rate (equivalence test,
       float32, rtol 1e-5). Keras differs in: its default learning rate
-      0.001 (the paper's cap is 1e-2; Keras' steps are 10x smaller until
-      t = 10^6); `relative_step=False` changes nothing in Keras 3.15 (it
-      takes min(lr, 1/sqrt(t)) either way), ours then steps at lr; it has
-      no `scale_parameter`, no `beta_1` and no `clip_threshold=None`; it
-      keeps a full n x m second moment beside R and C, so its state is
-      n m + n + m numbers per matrix; and its V = (R / mean(R)) C
-      underflows to 0 in float32 where a row and a column of tiny
-      gradients meet huge ones (G / sqrt(V) then NaN). Measured after 60
-      steps (a matrix, a vector, a rank-3 tensor; random gradients): at
-      the same learning rate 6e-8 apart (float32); at the two defaults
-      0.16 apart where ours moved 0.18; `relative_step=False` at lr 0.2:
-      1.9 apart (ours moved 5.9), at lr 0.05 the same (1/sqrt(t) > lr up
-      to t = 400).
+      0.001 (the paper's cap is 1e-2; Keras' steps are 10x smaller up to
+      t = 10^4, the same from t = 10^6); `relative_step=False` changes
+      nothing in Keras 3.15 (it takes min(lr, 1/sqrt(t)) either way), ours
+      then steps at lr; it has no `scale_parameter`, no `beta_1` and no
+      `clip_threshold=None`; it keeps a full n x m second moment beside R
+      and C, so its state is n m + n + m numbers per matrix; and its
+      V = (R / mean(R)) C underflows to 0 in float32 where a row and a
+      column of tiny gradients meet huge ones (G / sqrt(V) then NaN).
+      Measured after 60 steps (a matrix, a vector, a rank-3 tensor;
+      random gradients): at the same learning rate 6e-8 apart (float32);
+      at the two defaults 0.16 apart where ours moved 0.18;
+      `relative_step=False` at lr 0.2: 1.9 apart (ours moved 5.9), at lr
+      0.05 the same (1/sqrt(t) > lr up to t = 400).
     - `torch.optim.Adafactor` (PyTorch 2.13, lr 1e-2): epsilon_1 is a
       floor on V and on mean(R) (default the dtype's eps) instead of
       added to G^2, RMS(X) is read before its weight decay (ours after
