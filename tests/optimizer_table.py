@@ -608,6 +608,56 @@ TABLE += [
         reference_shapes=MATRIX_SHAPES, elementwise=False),
 ]
 
+# Issue 14 (adafactor): Adafactor.
+
+
+def _adafactor(c):
+    """keras.optimizers.Adafactor where its rule is ours: rho_t = min(lr,
+    1/sqrt(t)) (which Keras 3.15 takes whatever its `relative_step`), the
+    parameter scale, update clipping, no first moment."""
+    if (not c["relative_step"] or not c["scale_parameter"] or c["beta_1"]
+            or c["clip_threshold"] is None):
+        return None
+    return keras.optimizers.Adafactor(
+        c["learning_rate"], beta_2_decay=c["beta_2_decay"],
+        epsilon_1=c["epsilon_1"], epsilon_2=c["epsilon_2"],
+        clip_threshold=c["clip_threshold"], relative_step=True,
+        weight_decay=c["weight_decay"])
+
+
+TABLE += [
+    # SHAPES (3, 4), (5,), (2, 2, 3): a factored matrix, a vector (V whole),
+    # a stack of two 2 x 3 matrices factored over the last two axes.
+    Row("adafactor", refs.AdafactorRef,
+        # rho_t = min(0.2, 1/sqrt(t)) leaves 0.2 at t = 26 (Keras' rule).
+        [{"learning_rate": 0.2, "beta_2_decay": -0.65},
+         # A first moment; the floor epsilon_2 above RMS(X); clipping at
+         # 0.5, which acts on most steps.
+         {"learning_rate": 0.05, "beta_1": 0.9, "beta_2_decay": -0.5,
+          "clip_threshold": 0.5, "epsilon_2": 2.0},
+         # An absolute step: rho_t = lr, no parameter scale, no clipping;
+         # beta_2_t = 1 - 1/t, the mean of all G^2 + epsilon_1.
+         {"learning_rate": 0.01, "relative_step": False,
+          "scale_parameter": False, "clip_threshold": None,
+          "beta_2_decay": -1.0, "epsilon_1": 1e-3}],
+        digits_learning_rate=0.01, keras_builtin=_adafactor,
+        # Rosenbrock (NumPy reference): without a first moment the
+        # RMS-normalised step keeps crossing the valley, 0.02 to 0.04 away
+        # at lr 0.003 to 1; beta_1 0.9 ends 9e-6 (lr 0.01) to 2e-15 (0.1)
+        # away. Parabola: lr 0.03 ends 7e-4 away, 0.3 at the minimum.
+        convergence_learning_rates={
+            "parabola": 0.1,
+            "rosenbrock": {"learning_rate": 0.03, "beta_1": 0.9}},
+        xla_buffers=(0, 2, "JAX's CPU XLA (jax 0.10) computes G^2 once "
+                     "for the row and the column sums of a matrix and "
+                     "holds it, and holds U = G * row * column factors "
+                     "for sum(U^2) (its sums do not take a broadcast "
+                     "product in): 290,548 B of temporaries against "
+                     "330,160 B of arguments in the whole step; on "
+                     "TensorFlow, whose sums in blocks take both in, "
+                     "2,036 B (whole step) and 1,608 B (fused update)")),
+]
+
 BY_NAME = {row.name: row for row in TABLE}
 
 

@@ -1040,6 +1040,61 @@ class ShampooRef(Reference):
         return p - lr * u
 
 
+# Issue 14 (adafactor): Adafactor.
+
+
+class AdafactorRef(Reference):
+    """Shazeer and Stern (2018), Algorithm 4 for variables of rank >= 2
+    (each matrix of the last two axes) and Algorithm 5 for the others,
+    with the box's sums: R = beta R + (1 - beta) (G^2 + eps_1) 1_m (row
+    sums), C = beta C + (1 - beta) 1_n^T (G^2 + eps_1) (column sums),
+    V = R C / (1_n^T R); U = G / sqrt(V); U / max(1, RMS(U) / d);
+    x -= max(eps_2, RMS(x)) rho U, beta = 1 - t^c, rho = min(lr, t^-1/2)
+    under relative_step. With beta_1, the authors' code (tensor2tensor):
+    M = beta_1 M + (1 - beta_1) alpha U; x -= M."""
+
+    def setup(self, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3,
+              clip_threshold=1.0, relative_step=True, scale_parameter=True,
+              beta_1=None):
+        self.c, self.eps1, self.eps2 = beta_2_decay, epsilon_1, epsilon_2
+        self.d, self.relative, self.scale = (clip_threshold, relative_step,
+                                             scale_parameter)
+        self.b1 = beta_1
+        self.R = [np.zeros(p.shape[:-1]) if p.ndim >= 2 else None
+                  for p in self.params]
+        self.C = [np.zeros(p.shape[:-2] + p.shape[-1:]) if p.ndim >= 2
+                  else None for p in self.params]
+        self.V = self.zeros()
+        self.M = self.zeros()
+
+    @staticmethod
+    def rms(a):
+        return np.sqrt(np.mean(a * a))
+
+    def update(self, i, g, lr):
+        t, x = self.t, self.params[i]
+        beta = 1.0 - t ** self.c
+        g2 = g * g + self.eps1
+        if x.ndim >= 2:
+            self.R[i] = beta * self.R[i] + (1 - beta) * g2.sum(axis=-1)
+            self.C[i] = beta * self.C[i] + (1 - beta) * g2.sum(axis=-2)
+            total = self.R[i].sum(axis=-1)[..., None, None]
+            v = self.R[i][..., :, None] * self.C[i][..., None, :] / total
+        else:
+            self.V[i] = beta * self.V[i] + (1 - beta) * g2
+            v = self.V[i]
+        u = g / np.sqrt(v)
+        if self.d is not None:
+            u = u / max(1.0, self.rms(u) / self.d)
+        rho = min(lr, t ** -0.5) if self.relative else lr
+        alpha = max(self.eps2, self.rms(x)) * rho if self.scale else rho
+        if self.b1:
+            self.M[i] = self.b1 * self.M[i] + (1 - self.b1) * alpha * u
+            return x - self.M[i]
+        return x - alpha * u
+
+
+
 # --- Keras base-class behaviour around a reference -------------------------
 
 

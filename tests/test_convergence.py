@@ -39,6 +39,10 @@ Rosenbrock gradients for about 1 / (1 - beta_2) = 10^4 steps, hence lr 0.3
 there. Each of the three also passed at about 3x its (initial) rate when
 chosen.
 
+Adafactor runs Rosenbrock with beta_1 0.9: without a first moment its
+RMS-normalised step keeps crossing the valley (0.02 to 0.04 away after
+10000 steps at lr 0.003 to 1, NumPy reference).
+
 float64 variables; the gradient is the closed form, so the test measures the
 optimizer and nothing else.
 """

@@ -192,6 +192,8 @@ DRAW_LOW = {("prodigy", "epsilon"): 1e-12, ("prodigy", "d0"): 1e-12,
 DRAW_HIGH.update({"precondition_frequency": 3,
                   "start_preconditioning_step": 3, "block_size": 4,
                   "grafting_epsilon": 1.0})
+# Issue 14 (adafactor): Adafactor's epsilons and clipping threshold d.
+DRAW_HIGH.update({"epsilon_1": 1.0, "epsilon_2": 1.0, "clip_threshold": 10.0})
 
 
 def strategy_of(name, row):

@@ -121,6 +121,8 @@ SEARCHED_IN_0_1_0 = {
     "shampoo": {"learning_rate": LR["adam"],
                 "beta_2": Choices((0.99, 0.999, 1.0)),
                 "epsilon": FloatRange(1e-12, 1e-2, "log")},
+    # Issue 14 (adafactor): the cap of the relative step (paper: 1e-2).
+    "adafactor": {"learning_rate": FloatRange(1e-4, 1e-1, "log")},
 }
 
 

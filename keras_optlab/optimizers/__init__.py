@@ -53,6 +53,8 @@ from keras_optlab.optimizers.dadapt_adam import DAdaptAdam  # isort: skip
 from keras_optlab.optimizers.dadapt_sgd import DAdaptSGD  # isort: skip
 # Issue 14 (shampoo): Shampoo.
 from keras_optlab.optimizers.shampoo import Shampoo  # isort: skip
+# Issue 14 (adafactor): Adafactor.
+from keras_optlab.optimizers.adafactor import Adafactor  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Cautious
@@ -67,6 +69,7 @@ from keras_optlab.optimizers import spec
 __all__ = [
     "ADOPT",
     "AdaBelief",
+    "Adafactor",
     "AdaBound",
     "Adadelta",
     "Adagrad",

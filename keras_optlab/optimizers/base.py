@@ -4,7 +4,8 @@ It adds to `keras.optimizers.Optimizer` what every update rule here shares:
 checks of the base-class options (before any variable exists), the options
 `fused` and `on_nonfinite`, the helpers rules are written with (`scalar`,
 `bias_correction`, `assign_moving_average`, `squared_norm`, `dot`,
-`l1_norm`, `keep_initial_value`, `weight_decay_for`, `add_shared_scalar`),
+`l1_norm`, `mean_over`, `keep_initial_value`, `weight_decay_for`,
+`add_shared_scalar`),
 the per-step hooks `before_updates` and `after_updates`, and the checks
 and `get_config` of the hyperparameters a class declares in
 `hyperparameters` (spec.py).
@@ -383,6 +384,16 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
     def l1_norm(self, x):
         """sum(|x|) over every element."""
         return self._total(ops.abs(x))
+
+    def mean_over(self, x, axis):
+        """The mean of `x` over one `axis`, which is removed (the row and
+        column means of a factored second moment)."""
+        size = scalar(float(x.shape[axis]), x.dtype)
+        if self._step_order is not None or xla.tracing_for_xla(
+                self.iterations):
+            return ops.divide(xla.blocked_axis_sum(
+                x, axis, self._true_at_run_time()), size)
+        return ops.divide(ops.sum(x, axis=axis), size)
 
     def _total(self, values):
         # Where XLA compiles the step whole, in blocks (keras_optlab/engine/
