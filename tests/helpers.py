@@ -42,15 +42,18 @@ def make_variables(params, dtype="float64"):
             for i, p in enumerate(params)]
 
 
-def run_keras(optimizer, params, grad_steps, dtype="float64", variables=None):
+def run_keras(optimizer, params, grad_steps, dtype="float64", variables=None,
+              compiled=False):
     """Applies each gradient list in turn; returns the parameters after each
-    step."""
+    step. Eagerly, or where `compiled` through `compiled_step` (on
+    TensorFlow a `tf.function`, the graph `model.fit` runs)."""
     if variables is None:
         variables = make_variables(params, dtype)
+    apply = (compiled_step(optimizer, variables) if compiled
+             else lambda grads: optimizer.apply(grads, variables))
     history = []
     for grads in grad_steps:
-        optimizer.apply([keras.ops.convert_to_tensor(g, dtype=dtype)
-                         for g in grads], variables)
+        apply([keras.ops.convert_to_tensor(g, dtype=dtype) for g in grads])
         history.append([np.array(v.numpy()) for v in variables])
     return history
 
