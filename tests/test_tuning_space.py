@@ -121,6 +121,10 @@ SEARCHED_IN_0_1_0 = {
     "shampoo": {"learning_rate": LR["adam"],
                 "beta_2": Choices((0.99, 0.999, 1.0)),
                 "epsilon": FloatRange(1e-12, 1e-2, "log")},
+    # Issue 14 (soap): the paper's beta_2 0.95 and 0.99, and Adam's.
+    "soap": {"learning_rate": LR["adam"],
+             "beta_2": Choices((0.95, 0.99, 0.999)), "epsilon": EPSILON,
+             "weight_decay": DECAY},
 }
 
 

@@ -242,9 +242,9 @@ class SOAP(KroneckerFactored):
         self.assign_sub(variable, ops.multiply(
             n, ops.multiply(lr, self.adam_bias_correction(dtype))))
         if bases is not None:
-            self._refresh(index, gradient)
+            self._refresh(index, gradient, q)
 
-    def _refresh(self, index, gradient):
+    def _refresh(self, index, gradient, q):
         """The factors' EMA, and on the schedule the new eigenbases."""
         factors, bases = self._factors[index], self._bases[index]
         v = self._velocities[index]
@@ -264,7 +264,7 @@ class SOAP(KroneckerFactored):
         refresh = ops.equal(ops.mod(t, frequency), 0)
         first = ops.equal(t, frequency)
         f = [ops.convert_to_tensor(factors[axis]) for axis in axes]
-        old = [ops.convert_to_tensor(bases[axis]) for axis in axes]
+        old = [q[axis] for axis in axes]
         v_old = ops.convert_to_tensor(v)
 
         def eigenbases():
