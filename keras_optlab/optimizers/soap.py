@@ -72,7 +72,9 @@ class SOAP(KroneckerFactored):
 
     Deliberate differences from the paper's Algorithm 1 and the authors'
     code (github.com/nikhilvyas/SOAP, soap.py; pytorch_optimizer's `SOAP`
-    follows it):
+    follows it, except that its step count includes the skipped first
+    step, so its bias correction uses t + 1 and its refreshes come at
+    calls f, 2f, ... where theirs come at f + 1, 2f + 1, ...):
 
     - First steps: the authors' code spends the first gradient on the
       factors and an eigh of them, and leaves the parameters unchanged at
