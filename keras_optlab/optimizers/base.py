@@ -631,6 +631,16 @@ class KroneckerFactored(OptlabOptimizer):
             shape=(), initializer="zeros", dtype="int32",
             name=f"{variable_name(variable)}_preconditioner_failures")
 
+    def _ema(self, average, value, decay):
+        """average <- decay * average + (1 - decay) * value, in the form
+        that keeps an overflowed (inf) average inf: the increment form
+        average + (value - average) (1 - decay) makes inf - inf = NaN
+        (which would reach the weights through Shampoo's grafting norm;
+        an inf factor fails its decomposition and is counted)."""
+        self.assign(average, ops.add(
+            ops.multiply(average, scalar(decay, average.dtype)),
+            ops.multiply(value, scalar(1.0 - decay, average.dtype))))
+
     @property
     def preconditioner_failures(self):
         """How many decompositions were not used because the factor or

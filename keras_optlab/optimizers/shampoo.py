@@ -308,15 +308,6 @@ class Shampoo(KroneckerFactored):
                                                    dtype))
         return ops.divide(m_hat, ops.add(ops.sqrt(a_hat), eps))
 
-    def _ema(self, average, value, decay):
-        """average <- decay * average + (1 - decay) * value, in the form
-        that keeps an overflowed (inf) average inf: the increment form
-        average + (value - average) (1 - decay) makes inf - inf = NaN,
-        which would reach the weights through the grafting norm."""
-        self.assign(average, ops.add(
-            ops.multiply(average, scalar(decay, average.dtype)),
-            ops.multiply(value, scalar(1.0 - decay, average.dtype))))
-
     def _accumulate(self, average, value):
         if self.beta_2 == 1.0:
             self.assign_add(average, value)

@@ -255,11 +255,7 @@ class SOAP(KroneckerFactored):
         g = ops.cast(gradient, dtype)
         decay = self.factor_beta
         for axis in axes:
-            # The form that keeps an overflowed (inf) factor inf, not NaN.
-            self.assign(factors[axis], ops.add(
-                ops.multiply(factors[axis], scalar(decay, dtype)),
-                ops.multiply(unfolded_gram(g, axis),
-                             scalar(1.0 - decay, dtype))))
+            self._ema(factors[axis], unfolded_gram(g, axis), decay)
 
         t = self.iterations + 1
         frequency = self.precondition_frequency
