@@ -658,6 +658,36 @@ TABLE += [
                      "2,036 B (whole step) and 1,608 B (fused update)")),
 ]
 
+# Issue 14 (soap): SOAP.
+
+TABLE += [
+    Row("soap", refs.SOAPRef,
+        # 60 steps each on MATRIX_SHAPES: the scalar and vectors are Adam;
+        # the first eigh comes at t = f (10: after 10 gradients every
+        # factor has full rank, so no eigenvector is arbitrary), power
+        # iterations and QR at 20, ..., 60.
+        [{"learning_rate": 0.003},
+         # max_precondition_dim 12: (64, 33) is Adam, (16, 9) rotated
+         # along its 9 only, the kernel along every dimension; refreshes
+         # at 7 (eigh), 14, ..., 56.
+         {"learning_rate": 0.003, "max_precondition_dim": 12,
+          "precondition_frequency": 7, "beta_1": 0.9, "beta_2": 0.99,
+          "shampoo_beta": 0.8, "weight_decay": 0.05},
+         # 29 power iterations, no momentum, a large epsilon.
+         {"learning_rate": 0.01, "precondition_frequency": 2,
+          "beta_1": 0.0, "epsilon": 1e-3}],
+        digits_learning_rate=0.003,
+        # The two problems' variables are vectors: SOAP is Adam there, at
+        # Adam's rates and betas (with beta_2 0.95 the parabola's step
+        # circles the minimum, as Muon's AdamW does).
+        convergence_learning_rates={
+            "parabola": {"learning_rate": 0.1, "beta_1": 0.9,
+                         "beta_2": 0.999},
+            "rosenbrock": {"learning_rate": 0.01, "beta_1": 0.9,
+                           "beta_2": 0.999}},
+        reference_shapes=MATRIX_SHAPES, elementwise=False),
+]
+
 BY_NAME = {row.name: row for row in TABLE}
 
 

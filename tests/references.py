@@ -1093,6 +1093,72 @@ class AdafactorRef(Reference):
             return x - self.M[i]
         return x - alpha * u
 
+class SOAPRef(Reference):
+    """Vyas et al. (2024) SOAP, Algorithm 1 (m x n layer) for tensors, as
+    the box in keras_optlab/optimizers/soap.py states it: per dimension of
+    size <= max_precondition_dim a factor F (EMA of the unfolding's Gram
+    matrix, decay shampoo_beta or beta_2) and a basis Q (identity at
+    first); Adam (epsilon outside the root, bias correction folded into
+    the step) on the gradient rotated into the bases, the first moment kept
+    in the original coordinates; at t = f the bases become numpy.linalg's
+    eigh eigenvectors (decreasing eigenvalues), at later multiples of f
+    one power iteration F Q with Q's columns sorted by diag(Q^T F Q)
+    (decreasing) and numpy.linalg.qr, V's axes permuted by the same sort.
+    Rotations written as tensordot over one axis at a time."""
+
+    def setup(self, beta_1=0.95, beta_2=0.95, epsilon=1e-8,
+              precondition_frequency=10, max_precondition_dim=10000,
+              shampoo_beta=None):
+        self.b1, self.b2, self.eps = beta_1, beta_2, epsilon
+        self.bs = beta_2 if shampoo_beta is None else shampoo_beta
+        self.freq, self.max_dim = precondition_frequency, max_precondition_dim
+        self.m, self.v = self.zeros(), self.zeros()
+        self.factors, self.bases = [], []
+        for p in self.params:
+            kept = p.ndim >= 2
+            self.factors.append([np.zeros((n, n)) if kept and n <= self.max_dim
+                                 else None for n in p.shape])
+            self.bases.append([np.eye(n) if kept and n <= self.max_dim
+                               else None for n in p.shape])
+
+    @staticmethod
+    def _rotate(x, bases, back):
+        for axis, q in enumerate(bases):
+            if q is None:
+                continue
+            # New coordinates: q^T x along `axis` (back: q x).
+            x = np.moveaxis(np.tensordot(q if back else q.T, x,
+                                         axes=([1], [axis])), 0, axis)
+        return x
+
+    def update(self, i, g, lr):
+        t = self.t
+        bases = self.bases[i]
+        self.m[i] = self.b1 * self.m[i] + (1 - self.b1) * g
+        g_rot = self._rotate(g, bases, back=False)
+        m_rot = self._rotate(self.m[i], bases, back=False)
+        self.v[i] = self.b2 * self.v[i] + (1 - self.b2) * g_rot * g_rot
+        n = self._rotate(m_rot / (np.sqrt(self.v[i]) + self.eps), bases,
+                         back=True)
+        alpha = lr * np.sqrt(1 - self.b2 ** t) / (1 - self.b1 ** t)
+        new = self.params[i] - alpha * n
+        for axis, f in enumerate(self.factors[i]):
+            if f is None:
+                continue
+            unfolded = np.moveaxis(g, axis, 0).reshape(g.shape[axis], -1)
+            f = self.bs * f + (1 - self.bs) * unfolded @ unfolded.T
+            self.factors[i][axis] = f
+            if t % self.freq != 0:
+                continue
+            if t == self.freq:
+                _, vectors = np.linalg.eigh(f)
+                bases[axis] = vectors[:, ::-1]
+            else:
+                q = bases[axis]
+                order = np.argsort(-np.diag(q.T @ f @ q), kind="stable")
+                bases[axis] = np.linalg.qr(f @ q[:, order])[0]
+                self.v[i] = np.take(self.v[i], order, axis=axis)
+        return new
 
 
 # --- Keras base-class behaviour around a reference -------------------------

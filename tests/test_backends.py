@@ -34,6 +34,7 @@ PORTABLE = [
     "tests/test_muon.py",
     "tests/test_schedule_free.py",
     "tests/test_adafactor.py",
+    "tests/test_soap.py",
 ]
 # Per backend, on top of PORTABLE. test_base_options.py stays in the
 # TensorFlow run: on torch Keras' own clipnorm/global_clipnorm compute the

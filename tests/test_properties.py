@@ -194,6 +194,9 @@ DRAW_HIGH.update({"precondition_frequency": 3,
                   "grafting_epsilon": 1.0})
 # Issue 14 (adafactor): Adafactor's epsilons and clipping threshold d.
 DRAW_HIGH.update({"epsilon_1": 1.0, "epsilon_2": 1.0, "clip_threshold": 10.0})
+# Issue 14 (soap): SOAP's largest factored dimension, drawn small so some
+# test dimensions keep the identity basis.
+DRAW_HIGH.update({"max_precondition_dim": 4})
 
 
 def strategy_of(name, row):

@@ -123,6 +123,10 @@ SEARCHED_IN_0_1_0 = {
                 "epsilon": FloatRange(1e-12, 1e-2, "log")},
     # Issue 14 (adafactor): the cap of the relative step (paper: 1e-2).
     "adafactor": {"learning_rate": FloatRange(1e-4, 1e-1, "log")},
+    # Issue 14 (soap): the paper's beta_2 0.95 and 0.99, and Adam's.
+    "soap": {"learning_rate": LR["adam"],
+             "beta_2": Choices((0.95, 0.99, 0.999)), "epsilon": EPSILON,
+             "weight_decay": DECAY},
 }
 
 

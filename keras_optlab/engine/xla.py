@@ -16,7 +16,9 @@ data.
   product reads x_k before x_{k+1} is written), and a write of
   parameter-shaped state after the parameter's update depend on that update
   (Adan's previous gradient, Adadelta's E[dx^2]: other loops still read
-  their old values), through a select under a predicate that always holds
+  their old values; and a matrix of another shape, such as SOAP's
+  eigenbases, that the update read before), through a select under a
+  predicate that always holds
   but that XLA cannot fold (`iterations >= 0`). The values written are
   unchanged, NaN and inf included. An increment of the parameter
   (`assign_add`, `assign_sub`) takes the order on the increment, before
@@ -146,9 +148,11 @@ def blocked_axis_sum(values, axis, keep_apart):
 
 def _after(value, predecessor, holds):
     """`value`, made to depend on `predecessor` (which it equals nowhere:
-    `holds` is true at run time)."""
-    return ops.where(holds, ops.convert_to_tensor(value),
-                     ops.convert_to_tensor(predecessor))
+    `holds` is true at run time; a scalar predecessor is broadcast)."""
+    value = ops.convert_to_tensor(value)
+    return ops.where(holds, value,
+                     ops.cast(ops.convert_to_tensor(predecessor),
+                              value.dtype))
 
 
 class StepOrder:
@@ -178,6 +182,12 @@ class StepOrder:
             self._parameter.shape
         ):
             return [self._parameter]
+        if self._parameter_written and len(variable.shape) >= 2:
+            # A matrix of another shape that this step's update read
+            # before (SOAP's eigenbases: the rotations back): ordered on
+            # one element of the new parameter.
+            return [ops.reshape(ops.convert_to_tensor(self._parameter),
+                                (-1,))[0]]
         return []
 
     def orders(self, variable, value):

@@ -55,6 +55,8 @@ from keras_optlab.optimizers.dadapt_sgd import DAdaptSGD  # isort: skip
 from keras_optlab.optimizers.shampoo import Shampoo  # isort: skip
 # Issue 14 (adafactor): Adafactor.
 from keras_optlab.optimizers.adafactor import Adafactor  # isort: skip
+# Issue 14 (soap): SOAP.
+from keras_optlab.optimizers.soap import SOAP  # isort: skip
 from keras_optlab.optimizers.base import OptlabOptimizer
 from keras_optlab.optimizers.wrappers import SWA
 from keras_optlab.optimizers.wrappers import Cautious
@@ -101,6 +103,7 @@ __all__ = [
     "QHAdam",
     "RAdam",
     "RMSprop",
+    "SOAP",
     "SWA",
     "ScheduleFreeAdamW",
     "ScheduleFreeRAdam",

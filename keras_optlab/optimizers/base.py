@@ -5,7 +5,8 @@ checks of the base-class options (before any variable exists), the options
 `fused` and `on_nonfinite`, the helpers rules are written with (`scalar`,
 `bias_correction`, `assign_moving_average`, `squared_norm`, `dot`,
 `l1_norm`, `mean_over`, `keep_initial_value`, `weight_decay_for`,
-`add_shared_scalar`),
+`add_shared_scalar`, and the matrix helpers of Muon, Shampoo and SOAP: `matmul`,
+`unfolded_gram`, `mode_products`, `symmetric_eigh`, `KroneckerFactored`),
 the per-step hooks `before_updates` and `after_updates`, and the checks
 and `get_config` of the hyperparameters a class declares in
 `hyperparameters` (spec.py).
@@ -99,6 +100,81 @@ def grown_estimate(d, numerator, denominator, growth_rate):
     if growth_rate != float("inf"):
         d_hat = minimum(d_hat, d * growth_rate)
     return maximum(d, d_hat)
+
+
+def matmul(a, b):
+    """The matrix product a b in the inputs' dtype.
+
+    `ops.einsum`, because Keras 3.15's torch backend computes
+    `ops.matmul` (and `ops.dot`, `ops.tensordot`) of two float64 tensors in
+    float32 (its result_type reads torch.float64 as float32; 3e-7 error on
+    a 6 x 6 product); einsum keeps float64 there, and is the same product
+    on TensorFlow and JAX.
+    """
+    return ops.einsum("ij,jk->ik", a, b)
+
+
+def factor_dtype(dtype):
+    """The dtype of a Kronecker factor and its eigenbasis or root: float64
+    for float64 variables, else float32 (eigh and qr in half precision
+    are not offered, nor accurate)."""
+    return "float64" if dtype == "float64" else "float32"
+
+
+def unfolded_gram(x, axis):
+    """G_(axis) G_(axis)^T: x contracted with itself over every other axis
+    (products of the unfolding; tensordot costs more ops in eager mode)."""
+    if len(x.shape) == 2:
+        return (ops.einsum("ij,kj->ik", x, x) if axis == 0
+                else ops.einsum("ji,jk->ik", x, x))
+    unfolded = ops.reshape(ops.moveaxis(x, axis, 0), (x.shape[axis], -1))
+    return ops.einsum("ij,kj->ik", unfolded, unfolded)
+
+
+def mode_products(x, matrices, transpose=False):
+    """x with each axis i multiplied by matrices[i] (None: left as it is).
+
+    transpose=False: axis i contracted with the first index of A_i, so
+    for a matrix A_1^T x A_2 (the coordinates of x in the bases A_i);
+    transpose=True: with the second index, A_1 x A_2^T (back from them).
+    Beyond two axes, each axis in turn is contracted and moved last, so
+    after all of them the axes are back in order."""
+    if len(x.shape) == 2 and all(m is not None for m in matrices):
+        first, second = matrices
+        if transpose:
+            return ops.einsum("ij,kj->ik", matmul(first, x), second)
+        return matmul(ops.einsum("ji,jk->ik", first, x), second)
+    for matrix in matrices:
+        shape = tuple(x.shape)
+        flat = ops.reshape(x, (shape[0], -1))
+        if matrix is None:
+            flat = ops.transpose(flat)
+        elif transpose:
+            flat = ops.einsum("ji,kj->ik", flat, matrix)
+        else:
+            flat = ops.einsum("ji,jk->ik", flat, matrix)
+        x = ops.reshape(flat, shape[1:] + shape[:1])
+    return x
+
+
+def symmetric_eigh(factor):
+    """`ops.eigh` of (F + F^T) / 2, the identity taking the place of an F
+    that is not finite (torch's eigh raises on NaN). Returns (eigenvalues
+    in ascending order, eigenvectors as columns, whether F was finite); a
+    caller keeps its previous result where that is False."""
+    finite = ops.all(ops.isfinite(factor))
+    identity = ops.eye(factor.shape[-1], dtype=factor.dtype)
+    symmetric = ops.divide(ops.add(factor, ops.transpose(factor)),
+                           scalar(2.0, factor.dtype))
+    eigenvalues, eigenvectors = ops.eigh(
+        ops.where(finite, symmetric, identity))
+    return eigenvalues, eigenvectors, finite
+
+
+def variable_name(variable):
+    """A variable's path (or name) usable in the names of its state."""
+    return (getattr(variable, "path", None) or variable.name).replace(
+        "/", "_").replace(":", "_")
 
 
 def _check_fused(value):
@@ -550,3 +626,35 @@ class DistanceEstimate(OptlabOptimizer):
         if self.use_bias_correction:
             gamma = gamma * self.adam_bias_correction(dtype)
         return gamma
+
+
+class KroneckerFactored(OptlabOptimizer):
+    """Base of the rules that keep Kronecker factors per variable and
+    decompose them every few steps (Shampoo, SOAP): each such variable has
+    an int32 state variable `<name>_preconditioner_failures` counting the
+    decompositions that were not used because the factor or the result was
+    not finite (the previous root or basis kept), summed by
+    `preconditioner_failures`."""
+
+    def add_failure_counter(self, variable):
+        return self.add_variable(
+            shape=(), initializer="zeros", dtype="int32",
+            name=f"{variable_name(variable)}_preconditioner_failures")
+
+    def _ema(self, average, value, decay):
+        """average <- decay * average + (1 - decay) * value, in the form
+        that keeps an overflowed (inf) average inf: the increment form
+        average + (value - average) (1 - decay) makes inf - inf = NaN
+        (which would reach the weights through Shampoo's grafting norm;
+        an inf factor fails its decomposition and is counted)."""
+        self.assign(average, ops.add(
+            ops.multiply(average, scalar(decay, average.dtype)),
+            ops.multiply(value, scalar(1.0 - decay, average.dtype))))
+
+    @property
+    def preconditioner_failures(self):
+        """How many decompositions were not used because the factor or
+        the result was not finite (the previous one kept), over all
+        variables (an int; 0 before `build`)."""
+        counters = [c for c in getattr(self, "_failures", []) if c is not None]
+        return int(sum(int(ops.convert_to_numpy(c)) for c in counters))

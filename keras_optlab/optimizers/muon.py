@@ -8,6 +8,7 @@ from keras import ops
 from keras_optlab.engine.sparse import densify
 from keras_optlab.optimizers import spec
 from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import matmul
 from keras_optlab.optimizers.base import scalar
 from keras_optlab.optimizers.registry import register
 
@@ -17,17 +18,6 @@ from keras_optlab.optimizers.registry import register
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 SHAPE_SCALINGS = ("original", "match_rms_adamw", "none")
-
-
-def matmul(a, b):
-    """The matrix product a b in the inputs' dtype.
-
-    `ops.einsum`, because Keras 3.15's torch backend computes
-    `ops.matmul` of two float64 tensors in float32 (its result_type reads
-    torch.float64 as float32); einsum keeps float64 there, and is the same
-    product on TensorFlow and JAX.
-    """
-    return ops.einsum("ij,jk->ik", a, b)
 
 
 def newton_schulz(x, steps, epsilon):

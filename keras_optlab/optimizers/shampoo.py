@@ -7,10 +7,15 @@ import keras
 from keras import ops
 
 from keras_optlab.optimizers import spec
-from keras_optlab.optimizers.base import OptlabOptimizer
+from keras_optlab.optimizers.base import KroneckerFactored
 from keras_optlab.optimizers.base import branch
+from keras_optlab.optimizers.base import factor_dtype
 from keras_optlab.optimizers.base import maximum
+from keras_optlab.optimizers.base import mode_products
 from keras_optlab.optimizers.base import scalar
+from keras_optlab.optimizers.base import symmetric_eigh
+from keras_optlab.optimizers.base import unfolded_gram
+from keras_optlab.optimizers.base import variable_name
 from keras_optlab.optimizers.registry import register
 
 GRAFTINGS = ("adam", "adagrad", "sgd")
@@ -26,7 +31,7 @@ GRAFTINGS = ("adam", "adagrad", "sgd")
     "Stochastic Tensor Optimization; Anil et al., 2020; Shi et al., 2023",
     family="adaptive",
 )
-class Shampoo(OptlabOptimizer):
+class Shampoo(KroneckerFactored):
     """Shampoo (Gupta, Koren and Singer 2018, Algorithm 2 for tensors) with
     the practical parts of Distributed Shampoo (Anil et al. 2020; Shi et al.
     2023).
@@ -242,16 +247,14 @@ class Shampoo(OptlabOptimizer):
             if diagonal:
                 continue
             self._blocks[index] = self._build_blocks(variable)
-            self._failures[index] = self.add_variable(
-                shape=(), initializer="zeros", dtype="int32",
-                name=f"{_base_name(variable)}_preconditioner_failures")
+            self._failures[index] = self.add_failure_counter(variable)
 
     def _build_blocks(self, variable):
         shape = tuple(int(n) for n in variable.shape)
-        dtype = _factor_dtype(variable.dtype)
+        dtype = factor_dtype(variable.dtype)
         splits = [_splits(n, self.block_size) for n in shape]
         blocks = []
-        base = _base_name(variable)
+        base = variable_name(variable)
         for number, ranges in enumerate(itertools.product(*splits)):
             factors, roots = [], []
             for axis, (begin, end) in enumerate(ranges):
@@ -265,14 +268,6 @@ class Shampoo(OptlabOptimizer):
                     name=f"{base}_block{number}_root{axis}"))
             blocks.append((ranges, factors, roots))
         return (tuple(len(s) for s in splits), blocks)
-
-    @property
-    def preconditioner_failures(self):
-        """How many inverse roots were not replaced because the factor or
-        the new root was not finite (their previous root kept), over all
-        variables (an int; 0 before `build`)."""
-        counters = [c for c in getattr(self, "_failures", []) if c is not None]
-        return int(sum(int(ops.convert_to_numpy(c)) for c in counters))
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
@@ -313,15 +308,6 @@ class Shampoo(OptlabOptimizer):
                                                    dtype))
         return ops.divide(m_hat, ops.add(ops.sqrt(a_hat), eps))
 
-    def _ema(self, average, value, decay):
-        """average <- decay * average + (1 - decay) * value, in the form
-        that keeps an overflowed (inf) average inf: the increment form
-        average + (value - average) (1 - decay) makes inf - inf = NaN,
-        which would reach the weights through the grafting norm."""
-        self.assign(average, ops.add(
-            ops.multiply(average, scalar(decay, average.dtype)),
-            ops.multiply(value, scalar(1.0 - decay, average.dtype))))
-
     def _accumulate(self, average, value):
         if self.beta_2 == 1.0:
             self.assign_add(average, value)
@@ -349,7 +335,7 @@ class Shampoo(OptlabOptimizer):
         for ranges, factors, _ in blocks:
             g_block = _block(g, ranges)
             for axis, factor in enumerate(factors):
-                self._accumulate(factor, _unfolded_gram(g_block, axis))
+                self._accumulate(factor, unfolded_gram(g_block, axis))
 
         t = self.iterations + 1
         start = self.first_preconditioned_step
@@ -386,8 +372,8 @@ class Shampoo(OptlabOptimizer):
         position = 0
         for ranges, _, block_roots in blocks:
             m_block = _block(m_hat, ranges)
-            p = _mode_products(ops.cast(m_block, factor_dtype),
-                               roots[position:position + order])
+            p = mode_products(ops.cast(m_block, factor_dtype),
+                              roots[position:position + order])
             position += order
             p = ops.cast(p, dtype)
             if direction is None:
@@ -399,15 +385,6 @@ class Shampoo(OptlabOptimizer):
                 after = _grafted(p, d_block, dtype)
             pieces.append(ops.where(preconditioning, after, before))
         return _assemble(pieces, counts)
-
-
-def _base_name(variable):
-    return (getattr(variable, "path", None) or variable.name).replace(
-        "/", "_").replace(":", "_")
-
-
-def _factor_dtype(dtype):
-    return "float64" if dtype == "float64" else "float32"
 
 
 def _splits(size, block_size):
@@ -424,48 +401,11 @@ def _block(x, ranges):
                      [end - begin for begin, end in ranges])
 
 
-def _unfolded_gram(x, axis):
-    """G_(axis) G_(axis)^T: x contracted with itself over every other axis
-    (products of the unfolding; tensordot costs more ops in eager mode)."""
-    if len(x.shape) == 2:
-        return (ops.einsum("ij,kj->ik", x, x) if axis == 0
-                else ops.einsum("ji,jk->ik", x, x))
-    unfolded = ops.reshape(ops.moveaxis(x, axis, 0), (x.shape[axis], -1))
-    return ops.einsum("ij,kj->ik", unfolded, unfolded)
-
-
-def _matmul(a, b):
-    """a @ b. Products here are `ops.einsum`: Keras 3.15's torch backend
-    returns float32 from ops.matmul, ops.dot and ops.tensordot of float64
-    tensors (3e-7 error on a 6 x 6 product); its einsum keeps float64."""
-    return ops.einsum("ij,jk->ik", a, b)
-
-
-def _mode_products(x, roots):
-    """x x_1 H_1 x_2 H_2 ... x_k H_k (H_i symmetric): for a matrix
-    H_1 x H_2; else each axis in turn contracted with its root and moved
-    last, so after k of them the axes are back in order."""
-    if len(x.shape) == 2:
-        return _matmul(_matmul(roots[0], x), roots[1])
-    for root in roots:
-        shape = tuple(x.shape)
-        flat = ops.reshape(x, (shape[0], -1))
-        x = ops.reshape(ops.einsum("ji,jk->ik", flat, root),
-                        shape[1:] + shape[:1])
-    return x
-
-
 def _inverse_root(factor, old, epsilon, p):
     """((F + F^T)/2 + eps I)^(-1/p) by eigh, the eigenvalues clamped at 0
     before eps is added; `old` where F or the result is not finite. Returns
     (root, ok)."""
-    finite = ops.all(ops.isfinite(factor))
-    n = factor.shape[-1]
-    identity = ops.eye(n, dtype=factor.dtype)
-    symmetric = ops.divide(ops.add(factor, ops.transpose(factor)),
-                           scalar(2.0, factor.dtype))
-    safe = ops.where(finite, symmetric, identity)
-    eigenvalues, eigenvectors = ops.eigh(safe)
+    eigenvalues, eigenvectors, finite = symmetric_eigh(factor)
     powers = ops.power(
         ops.add(maximum(eigenvalues, ops.zeros_like(eigenvalues)), epsilon),
         scalar(-1.0 / p, factor.dtype))
