@@ -152,3 +152,15 @@ def test_bench_rejects_unknown_optimizer(capsys):
 
     assert cli.main(["bench", "--quick", "--optimizers", "nope"]) == 2
     assert "unknown optimizer 'nope'" in capsys.readouterr().err
+
+
+def test_digits_cnn_fit_times_each_optimizer_against_the_first():
+    """The fit comparison of the matrix methods (benchmarks/matrix_fit.py),
+    on 64 samples: one epoch timed per optimizer after the compiling one."""
+    from keras_optlab.lab.bench.fit import time_digits_cnn_fit
+
+    result = time_digits_cnn_fit(("adam", "muon"), epochs=2, samples=64)
+    assert set(result["seconds_per_epoch"]) == {"adam", "muon"}
+    assert all(s["n"] == 1 for s in result["seconds_per_epoch"].values())
+    assert result["ratio"]["adam"] == 1.0 and result["ratio"]["muon"] > 0
+    assert result["steps_per_epoch"] == 2
