@@ -37,10 +37,13 @@ STEPS = 6
 
 
 def _hlo(optimizer, shapes, dtype="float32"):
+    """The optimized HLO analysis of the whole compiled step; compiled for
+    the analysis only (built first, not run: running it would compile it
+    a second time)."""
     variables = [keras.Variable(np.ones(shape, dtype)) for shape in shapes]
+    optimizer.build(variables)
     step = helpers.compiled_step(optimizer, variables, xla=True)
     grads = [keras.ops.full(shape, 0.5, dtype=dtype) for shape in shapes]
-    step(grads)
     return hlo_analysis.analyze(step.hlo(grads))
 
 
@@ -77,12 +80,15 @@ def _fused_update_hlo(optimizer, shapes):
 
     variables = [keras.Variable(np.ones(shape, "float32"))
                  for shape in shapes]
+    optimizer.build(variables)
 
     @tf.function
     def step(gradients):
         optimizer.apply(gradients, variables)
 
-    step([tf.fill(v.shape, 0.5) for v in variables])
+    # Traced, which makes the fused update, but not run (running would
+    # compile the update a second time).
+    step.get_concrete_function([tf.fill(v.shape, 0.5) for v in variables])
     (hlo,) = fused_path.compiled_hlo(optimizer).values()
     return hlo_analysis.analyze(hlo)
 
