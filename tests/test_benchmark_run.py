@@ -373,3 +373,15 @@ def test_each_trial_is_a_tensorboard_run_of_its_record(tmp_path):
         os.path.join(out, report.TENSORBOARD_DIR)) if files]
     assert sorted(runs) == sorted(
         report.tensorboard_run_path(out, r) for r in records)
+
+
+def test_a_loss_workload_logs_its_validation_loss_once(tmp_path):
+    from tests.event_files import read_scalars
+
+    (record,) = run.run_benchmark(
+        [toy(metric="loss", direction="min", target=0.01)], ["adam"],
+        out=str(tmp_path), progress=None)
+    scalars = read_scalars(report.tensorboard_run_path(str(tmp_path),
+                                                       record))
+    assert [s for s, _ in scalars["validation/loss"]] == [
+        p[0] for p in record["curve"]]

@@ -350,10 +350,11 @@ def write_tensorboard_run(out, record):
     writer = tf.summary.create_file_writer(partial)
     with writer.as_default():
         for steps, seconds, value, train_loss, val_loss in record["curve"]:
-            for tag, number in ((f"validation/{record['metric']}", value),
-                                ("validation/loss", val_loss),
-                                ("train/loss", train_loss),
-                                ("train/seconds", seconds)):
+            # A workload whose metric is the loss logs it once.
+            series = {f"validation/{record['metric']}": value,
+                      "validation/loss": val_loss, "train/loss": train_loss,
+                      "train/seconds": seconds}
+            for tag, number in series.items():
                 if number is not None:
                     tf.summary.scalar(tag, number, step=steps)
         if record["reached"]:
