@@ -118,6 +118,14 @@ def compiled_step(optimizer, variables, xla=False):
     return lambda grads: optimizer.apply(grads, variables)
 
 
+def compiled_step_hlo(optimizer, variables, grads):
+    """The optimized HLO text of the XLA-compiled step applying `grads`,
+    compiled for it alone: the optimizer is built first and the step not
+    run (TensorFlow compiles a run and the HLO query separately)."""
+    optimizer.build(variables)
+    return compiled_step(optimizer, variables, xla=True).hlo(grads)
+
+
 # The memory target of a compiled update: at most 10% of params + grads +
 # state beyond them, read from the optimized HLO (what XLA allocates), which
 # the harness' resident-memory measurement agrees with.

@@ -37,14 +37,11 @@ STEPS = 6
 
 
 def _hlo(optimizer, shapes, dtype="float32"):
-    """The optimized HLO analysis of the whole compiled step; compiled for
-    the analysis only (built first, not run: running it would compile it
-    a second time)."""
+    """The optimized HLO analysis of the whole compiled step."""
     variables = [keras.Variable(np.ones(shape, dtype)) for shape in shapes]
-    optimizer.build(variables)
-    step = helpers.compiled_step(optimizer, variables, xla=True)
     grads = [keras.ops.full(shape, 0.5, dtype=dtype) for shape in shapes]
-    return hlo_analysis.analyze(step.hlo(grads))
+    return hlo_analysis.analyze(
+        helpers.compiled_step_hlo(optimizer, variables, grads))
 
 
 def test_tracing_for_xla_only_in_xla_traces():
