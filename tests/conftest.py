@@ -96,3 +96,22 @@ def pytest_collection_finish(session):
 
     gc.collect()
     gc.freeze()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After each test (its fixtures torn down), collects what it left
+    behind and freezes the survivors. TensorFlow keeps each traced function's
+    graphs alive after the model that traced them is gone (about 6,500
+    objects per `fit`, held from C++), so a worker accumulates about a
+    million objects over its run; unfrozen, every full collection scans them
+    all, and Keras Tuner collects in full at every trial (a 2-trial search
+    spent 18 of its 35 CPU-seconds in the collector after 48 resume tests,
+    against 18 CPU-seconds in all in a fresh process). Frozen, a collection
+    scans only what the current test created."""
+    yield
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
