@@ -36,7 +36,8 @@ configuration to `<out>/head_to_head.json`, the curves to
 `<out>/head_to_head.png`. Every (candidate, seed) run is recorded in
 `<out>/runs.json` when it ends (its search folder, `<out>/work/...`, is
 then deleted);
-an interrupted benchmark started again skips the runs recorded there and
+an interrupted benchmark started again skips the runs recorded there (those
+of the same longest budget and mode) and
 redoes the one it was in (a budget is wall time from a process' start, so
 a half-finished run cannot be continued). `--quick` (for the test suite)
 trains on 300 samples for 2 epochs with budgets of a few seconds.
