@@ -535,10 +535,12 @@ def main(argv=None):
                                                   "TUNING.md"))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    for name, values in (("budgets", args.budgets), ("seeds", args.seeds)):
-        bad = [v for v in values if v < (1 if name == "budgets" else 0)]
+    for name, values, low, wording in (
+            ("budgets", args.budgets, 1, "positive"),
+            ("seeds", args.seeds, 0, "non-negative")):
+        bad = [v for v in values if v < low]
         if bad:
-            parser.error(f"--{name} must be positive. Received: {bad[0]}")
+            parser.error(f"--{name} must be {wording}. Received: {bad[0]}")
     if args.quick:
         args.budgets = list(QUICK["budgets"])
         args.seeds = list(QUICK["seeds"])
