@@ -89,14 +89,6 @@ def load_recipe(quick):
 # Each candidate's search, run in a child process (`child` subcommand).
 
 
-def _early_stopping(recipe):
-    import keras
-
-    return keras.callbacks.EarlyStopping(
-        monitor=recipe.objective, mode=recipe.direction,
-        patience=recipe.patience, restore_best_weights=True)
-
-
 def run_optlab(recipe, data, seed, directory, tuner="random"):
     from keras_optlab.tuning.search import run_search
 
@@ -125,6 +117,8 @@ def adam_model(hp, input_shape, num_classes):
 def run_keras_tuner_adam(recipe, data, seed, directory):
     import keras_tuner as kt
 
+    from keras_optlab.tuning.search import early_stopping
+
     tuner = kt.RandomSearch(
         lambda hp: adam_model(hp, data.input_shape, data.num_classes),
         objective=kt.Objective(recipe.objective, recipe.direction),
@@ -133,7 +127,7 @@ def run_keras_tuner_adam(recipe, data, seed, directory):
     tuner.search(data.x_train, data.y_train,
                  validation_data=(data.x_val, data.y_val),
                  epochs=recipe.epochs, batch_size=ADAM_BATCH_SIZE,
-                 callbacks=[_early_stopping(recipe)], verbose=0)
+                 callbacks=[early_stopping(recipe)], verbose=0)
 
 
 class OptunaHyperParameters:
@@ -190,6 +184,7 @@ def run_optuna(recipe, data, seed, directory):
     import optuna
 
     from keras_optlab.tuning.hypermodel import OptimizerHyperModel
+    from keras_optlab.tuning.search import early_stopping
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     hypermodel = OptimizerHyperModel(
@@ -219,7 +214,7 @@ def run_optuna(recipe, data, seed, directory):
         metrics = hypermodel.fit(
             hp, model, data.x_train, data.y_train,
             validation_data=(data.x_val, data.y_val), verbose=0,
-            callbacks=[_early_stopping(recipe), report])
+            callbacks=[early_stopping(recipe), report])
         value = metrics[recipe.objective]
         path = directory / f"trial_{trial.number:04d}.keras"
         model.save(path)
@@ -379,17 +374,12 @@ def time_to(curve, accuracy):
 
 
 def describe_machine():
-    import platform
+    from keras_optlab.lab.bench.hardware import machine
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()}"
+    found = machine()
+    return (f"{found['cores']} CPU cores ({found['cpu']}), Python "
+            f"{found['python']}, TensorFlow {found['tensorflow']}, Keras "
+            f"{found['keras']}")
 
 
 def summarise(runs, budgets, seeds, candidates):

@@ -54,15 +54,21 @@ def distributed_role():
     return "chief" if "chief" in tuner_id else "worker"
 
 
+def early_stopping(recipe):
+    """The recipe's early stopping: on its objective, with its patience,
+    the best epoch's weights restored."""
+    return keras.callbacks.EarlyStopping(
+        monitor=recipe.objective, mode=recipe.direction,
+        patience=recipe.patience, restore_best_weights=True)
+
+
 def build_callbacks(recipe, tensorboard_dir, pruning):
     """Early stopping on the objective (best weights restored), median
     pruning, per-trial model saving and TensorBoard; the order matters:
     the model is saved after early stopping restores the best weights."""
     callbacks = []
     if recipe.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=recipe.objective, mode=recipe.direction,
-            patience=recipe.patience, restore_best_weights=True))
+        callbacks.append(early_stopping(recipe))
     if pruning:
         callbacks.append(MedianPruning(
             recipe.objective, direction=recipe.direction,
