@@ -7,10 +7,10 @@ has no row.
 """
 
 import dataclasses
-from typing import Callable
 
 import keras
 
+from keras_optlab.optimizers import keras_builtins
 from tests import references as refs
 
 
@@ -23,10 +23,6 @@ class Row:
     settings: list
     # A learning rate at which a small MLP learns the digits data.
     digits_learning_rate: float
-    # Builds Keras' built-in optimizer with the same math from our
-    # optimizer's full config (every hyperparameter explicit), or None where
-    # the setting (or the optimizer) has no Keras equivalent.
-    keras_builtin: Callable = lambda setting: None
     # True where a sparse gradient only scatters into the rows it names
     # (no dense write of the parameters), checked in the compiled graph.
     sparse_writes: bool = False
@@ -57,63 +53,31 @@ class Row:
     # None: no copy, temporaries within the slack.
     xla_buffers: tuple = None
 
-
-def _sgd(momentum=0.0, nesterov=False):
-    def build(config):
-        return keras.optimizers.SGD(
-            config["learning_rate"],
-            momentum=config.get("momentum", momentum),
-            nesterov=nesterov,
-        )
-    return build
-
-
-def _adagrad(c):
-    if c["epsilon_mode"] != "inside":
-        return None
-    return keras.optimizers.Adagrad(
-        c["learning_rate"], c["initial_accumulator_value"], c["epsilon"])
-
-
-def _adam(cls):
-    def build(c):
-        if c["epsilon_mode"] != "hat":
-            return None
-        kwargs = {k: c[k] for k in ("beta_1", "beta_2", "epsilon", "amsgrad",
-                                     "weight_decay")}
-        return cls(c["learning_rate"], **kwargs)
-    return build
-
-
-def _nadam(c):
-    if c["momentum_decay"] != 1.0 or c["epsilon_mode"] != "outside":
-        return None
-    kwargs = {k: c[k] for k in ("beta_1", "beta_2", "epsilon")}
-    return keras.optimizers.Nadam(c["learning_rate"], **kwargs)
-
-
-def _passthrough(cls, keys):
-    def build(c):
-        return cls(c["learning_rate"], **{k: c[k] for k in keys})
-    return build
+    def keras_builtin(self, config):
+        """Keras' built-in optimizer with the same math, built from our
+        optimizer's full config (every hyperparameter explicit), or None
+        where the setting (or the optimizer) has no Keras equivalent: the
+        package's own `keras_builtins.same_math`, which the speed harness
+        also times."""
+        return keras_builtins.same_math(self.name, config)
 
 
 TABLE = [
     Row("gradient_descent", refs.GradientDescentRef,
         [{"learning_rate": 0.1}, {"learning_rate": 0.01}],
-        digits_learning_rate=0.1, keras_builtin=_sgd(), sparse_writes=True,
+        digits_learning_rate=0.1, sparse_writes=True,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.002}),
     Row("momentum", refs.MomentumRef,
         [{"learning_rate": 0.05, "momentum": 0.9},
          {"learning_rate": 0.1, "momentum": 0.0},
          {"learning_rate": 0.01, "momentum": 0.99}],
-        digits_learning_rate=0.02, keras_builtin=_sgd(),
+        digits_learning_rate=0.02,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.001}),
     Row("nesterov", refs.NesterovRef,
         [{"learning_rate": 0.05, "momentum": 0.9},
          {"learning_rate": 0.1, "momentum": 0.0},
          {"learning_rate": 0.01, "momentum": 0.5}],
-        digits_learning_rate=0.02, keras_builtin=_sgd(nesterov=True),
+        digits_learning_rate=0.02,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.001}),
     Row("adagrad", refs.AdagradRef,
         [{"learning_rate": 0.1},
@@ -122,15 +86,13 @@ TABLE = [
          {"learning_rate": 0.05, "initial_accumulator_value": 0.125},
          {"learning_rate": 0.1, "epsilon_mode": "outside", "epsilon": 1.0},
          {"learning_rate": 0.1, "epsilon_mode": "outside", "epsilon": 1e-8}],
-        digits_learning_rate=0.05, keras_builtin=_adagrad, sparse_writes=True,
+        digits_learning_rate=0.05, sparse_writes=True,
         convergence_learning_rates={"parabola": 1.0, "rosenbrock": 0.5}),
     Row("adadelta", refs.AdadeltaRef,
         [{"learning_rate": 1.0},
          {"learning_rate": 0.5, "rho": 0.9, "epsilon": 1e-8},
          {"learning_rate": 1.0, "rho": 0.0, "epsilon": 1.0}],
         digits_learning_rate=1.0,
-        keras_builtin=_passthrough(keras.optimizers.Adadelta,
-                                   ("rho", "epsilon")),
         convergence_learning_rates={"parabola": {"learning_rate": 1.0, "epsilon": 1e-4}}),
     Row("rmsprop", refs.RMSpropRef,
         [{"learning_rate": 0.01},
@@ -139,8 +101,6 @@ TABLE = [
          {"learning_rate": 0.005, "centered": True, "momentum": 0.5,
           "epsilon": 1.0}],
         digits_learning_rate=0.002,
-        keras_builtin=_passthrough(keras.optimizers.RMSprop,
-                                   ("rho", "momentum", "epsilon", "centered")),
         convergence_learning_rates={"parabola": 0.03, "rosenbrock": 0.001}),
     Row("adam", refs.AdamRef,
         [{"learning_rate": 0.01},
@@ -153,7 +113,7 @@ TABLE = [
          {"learning_rate": 0.01, "amsgrad": True, "epsilon": 1e-8,
           "epsilon_mode": "outside"},
          {"learning_rate": 0.01, "beta_1": 0.0, "epsilon": 1e-8}],
-        digits_learning_rate=0.003, keras_builtin=_adam(keras.optimizers.Adam),
+        digits_learning_rate=0.003,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01}),
     Row("adamw", refs.AdamWRef,
         [{"learning_rate": 0.01, "weight_decay": 0.1},
@@ -161,7 +121,6 @@ TABLE = [
          {"learning_rate": 0.01, "weight_decay": 0.05, "epsilon": 1.0,
           "epsilon_mode": "outside"}],
         digits_learning_rate=0.003,
-        keras_builtin=_adam(keras.optimizers.AdamW),
         convergence_learning_rates={"parabola": {"learning_rate": 0.1, "weight_decay": 1e-5},
                                     "rosenbrock": {"learning_rate": 0.01, "weight_decay": 1e-5}}),
     Row("adamax", refs.AdamaxRef,
@@ -170,8 +129,6 @@ TABLE = [
           "epsilon": 1e-8},
          {"learning_rate": 0.01, "epsilon": 1.0}],
         digits_learning_rate=0.005,
-        keras_builtin=_passthrough(keras.optimizers.Adamax,
-                                   ("beta_1", "beta_2", "epsilon")),
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01}),
     Row("nadam", refs.NadamRef,
         [{"learning_rate": 0.01},
@@ -181,7 +138,7 @@ TABLE = [
           "beta_2": 0.99},
          {"learning_rate": 0.01, "momentum_decay": 1.0, "epsilon": 1e-8,
           "beta_1": 0.8}],
-        digits_learning_rate=0.003, keras_builtin=_nadam,
+        digits_learning_rate=0.003,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.003}),
     Row("radam", refs.RAdamRef,
         # beta_2 0.999: momentum steps t <= 4 (threshold 4) or t <= 5
@@ -228,7 +185,7 @@ TABLE = [
         [{"learning_rate": 0.01},
          {"learning_rate": 0.01, "amsgrad": True, "epsilon": 1e-8,
           "epsilon_mode": "outside"}],
-        digits_learning_rate=0.003, keras_builtin=_adam(keras.optimizers.Adam),
+        digits_learning_rate=0.003,
         convergence_learning_rates={"parabola": 0.1, "rosenbrock": 0.01},
         sparse_writes=True, lazy_sparse=True),
     Row("qhadam", refs.QHAdamRef,
@@ -313,24 +270,6 @@ TABLE = [
 # Issue 14 (opt-a): ADOPT, Lion, LAMB.
 
 
-def _lion(c):
-    # Keras' Lion refuses beta_1 = 0 (signSGD); same rule otherwise.
-    if c["beta_1"] == 0.0:
-        return None
-    return keras.optimizers.Lion(c["learning_rate"], beta_1=c["beta_1"],
-                                 beta_2=c["beta_2"],
-                                 weight_decay=c["weight_decay"])
-
-
-def _lamb(c):
-    # Keras' Lamb decays outside its trust ratio (decoupled): the same rule
-    # only without weight decay (the difference is in the README).
-    if c["weight_decay"]:
-        return None
-    return keras.optimizers.Lamb(c["learning_rate"], beta_1=c["beta_1"],
-                                 beta_2=c["beta_2"], epsilon=c["epsilon"])
-
-
 def _decaying(initial, decay_steps, decay_rate):
     """A learning rate that shrinks to the tolerance: Lion's sign step and
     LAMB's step of length lr * ||x|| keep their size at a constant rate."""
@@ -361,7 +300,7 @@ TABLE += [
          {"learning_rate": 0.003, "beta_1": 0.0},
          # c_t = m_{t-1}: no move at t = 1 (sign(0) = 0).
          {"learning_rate": 0.01, "beta_1": 1.0, "beta_2": 0.0}],
-        digits_learning_rate=0.0003, keras_builtin=_lion,
+        digits_learning_rate=0.0003,
         convergence_learning_rates={
             "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
             "rosenbrock": {"learning_rate": _decaying(0.01, 1000, 0.5)}}),
@@ -372,32 +311,13 @@ TABLE += [
           "epsilon": 1.0, "weight_decay": 0.01},
          {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.99,
           "epsilon": 1e-8}],
-        digits_learning_rate=0.01, keras_builtin=_lamb,
+        digits_learning_rate=0.01,
         convergence_learning_rates={
             "parabola": {"learning_rate": _decaying(0.3, 50, 0.3)},
             "rosenbrock": {"learning_rate": _decaying(0.03, 1000, 0.3)}}),
 ]
 
 # Issue 14 (muon): Muon.
-
-
-def _muon(c):
-    """keras.optimizers.Muon where its rule is ours: its shape factor is
-    rms_rate (0.2 sqrt(max(rows, cols)), or none), it sends every variable
-    of rank other than 2 to its AdamW, whose epsilon is "hat", and its
-    Newton-Schulz epsilon is fixed at 1e-7; one decay for both kinds."""
-    if (c["shape_scaling"] == "original" or c["flatten_kernels"]
-            or c["adam_epsilon_mode"] != "hat" or c["epsilon"] != 1e-7):
-        return None
-    rms_rate = 0.2 if c["shape_scaling"] == "match_rms_adamw" else None
-    return keras.optimizers.Muon(
-        c["learning_rate"], adam_beta_1=c["adam_beta_1"],
-        adam_beta_2=c["adam_beta_2"], epsilon=c["adam_epsilon"],
-        weight_decay=c["weight_decay"], adam_weight_decay=c["weight_decay"],
-        exclude_layers=c["exclude_layers"],
-        exclude_embeddings=c["exclude_embeddings"],
-        adam_lr_ratio=c["adam_lr_ratio"], momentum=c["momentum"],
-        ns_steps=c["ns_steps"], nesterov=c["nesterov"], rms_rate=rms_rate)
 
 
 TABLE += [
@@ -420,7 +340,7 @@ TABLE += [
          # norm of small gradients.
          {"learning_rate": 0.02, "momentum": 0.0, "epsilon": 1.0,
           "ns_steps": 3, "adam_epsilon": 1.0}],
-        digits_learning_rate=0.02, keras_builtin=_muon,
+        digits_learning_rate=0.02,
         # On the two problems' vectors Muon is its AdamW (lr *
         # adam_lr_ratio); the Muon step on matrices converges in
         # tests/test_muon.py. Parabola: with beta_2 0.95 the step circles
@@ -434,26 +354,6 @@ TABLE += [
 
 
 # Issue 14 (sf): the Schedule-Free family.
-
-
-def _schedule_free_adamw(c):
-    # Keras averages with c = 1/t and decays y (its base class): the same
-    # rule where ours also averages with 1/t (r = 0, and weight_lr_power =
-    # 0 or a constant learning rate without warm-up) and without decay.
-    # Only on JAX: on TensorFlow and torch Keras 3.15 reads z after
-    # updating it where the paper reads z_t (`momentum.value` aliases the
-    # variable there), measured in the README; on JAX the values are the
-    # paper's.
-    if keras.backend.backend() != "jax":
-        return None
-    if c["r"] or c["weight_decay"] or not isinstance(
-            c["learning_rate"], float):
-        return None
-    if c["weight_lr_power"] and c["warmup_steps"]:
-        return None
-    return keras.optimizers.ScheduleFreeAdamW(
-        c["learning_rate"], beta_1=c["beta_1"], beta_2=c["beta_2"],
-        epsilon=c["epsilon"], warmup_steps=c["warmup_steps"])
 
 
 TABLE += [
@@ -481,7 +381,7 @@ TABLE += [
           "beta_1": 0.5, "beta_2": 0.9},
          {"learning_rate": 0.01, "beta_2": 0.0, "epsilon": 1.0,
           "beta_1": 0.99}],
-        digits_learning_rate=0.003, keras_builtin=_schedule_free_adamw,
+        digits_learning_rate=0.003,
         # Rosenbrock (NumPy reference): r = 0 at lr 0.03 ends 3.7e-3 away,
         # the lr-sized normalised steps across the valley averaged with
         # weight 1/t; beta_2 0.99, beta_1 0.95 and r = 2 end 1.9e-4 away.
@@ -611,20 +511,6 @@ TABLE += [
 # Issue 14 (adafactor): Adafactor.
 
 
-def _adafactor(c):
-    """keras.optimizers.Adafactor where its rule is ours: rho_t = min(lr,
-    1/sqrt(t)) (which Keras 3.15 takes whatever its `relative_step`), the
-    parameter scale, update clipping, no first moment."""
-    if (not c["relative_step"] or not c["scale_parameter"] or c["beta_1"]
-            or c["clip_threshold"] is None):
-        return None
-    return keras.optimizers.Adafactor(
-        c["learning_rate"], beta_2_decay=c["beta_2_decay"],
-        epsilon_1=c["epsilon_1"], epsilon_2=c["epsilon_2"],
-        clip_threshold=c["clip_threshold"], relative_step=True,
-        weight_decay=c["weight_decay"])
-
-
 TABLE += [
     # SHAPES (3, 4), (5,), (2, 2, 3): a factored matrix, a vector (V whole),
     # a stack of two 2 x 3 matrices factored over the last two axes.
@@ -640,7 +526,7 @@ TABLE += [
          {"learning_rate": 0.01, "relative_step": False,
           "scale_parameter": False, "clip_threshold": None,
           "beta_2_decay": -1.0, "epsilon_1": 1e-3}],
-        digits_learning_rate=0.01, keras_builtin=_adafactor,
+        digits_learning_rate=0.01,
         # Rosenbrock (NumPy reference): without a first moment the
         # RMS-normalised step keeps crossing the valley, 0.02 to 0.04 away
         # at lr 0.003 to 1; beta_1 0.9 ends 9e-6 (lr 0.01) to 2e-15 (0.1)

@@ -139,3 +139,39 @@ def test_a_recipe_with_an_unknown_keras_name_fails_naming_it(tmp_path):
     with pytest.raises(recipes.RecipeError) as info:
         recipes.load_recipe(path)
     assert 'Received: space.optimizers="keras:adamz"' in str(info.value)
+
+
+def test_same_math_names_registered_optimizers_and_their_keras_classes():
+    """`same_math` (which the tests follow step by step and the speed
+    harness times) has an entry only for registered optimizers, and at
+    their defaults builds the Keras class of the same rule."""
+    registered = {info.name for info in optimizers.available()}
+    assert set(keras_builtins.SAME_MATH) <= registered
+    expected = {"adam": keras.optimizers.Adam, "lion": keras.optimizers.Lion,
+                "lamb": keras.optimizers.Lamb,
+                "adafactor": keras.optimizers.Adafactor,
+                "nesterov": keras.optimizers.SGD}
+    for name, cls in expected.items():
+        config = optimizers.get(name).get_config()
+        assert type(keras_builtins.same_math(name, config)) is cls, name
+    # No Keras optimizer has RAdam's rule; with weight decay LAMB's differs.
+    assert keras_builtins.same_math(
+        "radam", optimizers.get("radam").get_config()) is None
+    assert keras_builtins.same_math("lamb", optimizers.get(
+        "lamb", weight_decay=0.01).get_config()) is None
+
+
+def test_speed_harness_times_keras_twin_beside_ours():
+    """The harness's candidates include Keras' optimizer with the same
+    math wherever `same_math` has one (Muon at Keras' shape factor), and
+    none where there is none."""
+    from keras_optlab.lab.bench import setup
+
+    variables = [keras.Variable(keras.ops.zeros((4, 3)))]
+    for name, has_twin in [("lion", True), ("lamb", True),
+                           ("adafactor", True), ("muon", True),
+                           ("radam", False)]:
+        labels = [c.label for c in setup.candidates_for(name, variables)]
+        assert ("keras" in labels and "keras+xla" in labels) == has_twin, (
+            name, labels)
+        assert labels[:3] == ["fused", "per-variable", "plain"]

@@ -9,7 +9,6 @@ from keras_optlab.lab.bench.processes import in_child
 from keras_optlab.lab.bench.setup import SETTINGS
 from keras_optlab.lab.bench.setup import VARIABLES
 from keras_optlab.lab.bench.setup import Candidate
-from keras_optlab.lab.bench.setup import keras_builtin
 from keras_optlab.lab.bench.setup import variable_shapes
 
 
@@ -65,6 +64,7 @@ def step_memory_child(names, size, variables, steps=2):
     import tensorflow as tf
 
     import keras_optlab
+    from keras_optlab.optimizers import keras_builtins
 
     tf.get_logger().setLevel("ERROR")
     gpus = tf.config.list_logical_devices("GPU")
@@ -83,7 +83,7 @@ def step_memory_child(names, size, variables, steps=2):
         results[name] = {}
         for label in MEMORY_LABELS:
             if label == "keras":
-                optimizer = keras_builtin(name, config)
+                optimizer = keras_builtins.same_math(name, config)
                 if optimizer is None:
                     continue
             else:

@@ -1,6 +1,7 @@
 """What is benchmarked: model sizes, settings, the candidates of each
 optimizer (ours fused, per variable, plain; Keras' built-in with the same
-math; each with the step compiled) and the traffic model's extra reads."""
+math, `keras_optlab.optimizers.keras_builtins.same_math`; each with the step
+compiled) and the traffic model's extra reads."""
 
 import numpy as np
 
@@ -20,6 +21,12 @@ SETTINGS = {
     "momentum": {"learning_rate": 1e-3, "momentum": 0.9},
     "nesterov": {"learning_rate": 1e-3, "momentum": 0.9},
     "nadam": {"learning_rate": 1e-3, "momentum_decay": 1.0},
+    # Keras' Muon's shape factor (rms_rate 0.2) and AdamW epsilon, so that
+    # keras.optimizers.Muon runs the same update beside ours; the cost of a
+    # step does not depend on either.
+    "muon": {"learning_rate": 0.02, "shape_scaling": "match_rms_adamw",
+             "flatten_kernels": False, "adam_epsilon_mode": "hat",
+             "adam_epsilon": 1e-7},
 }
 
 
@@ -52,41 +59,6 @@ EXTRA_READS.update({
 # (read and written) by the slot rule; RAdam's rectification is a scalar.
 
 
-def keras_builtin(name, config):
-    """Keras' optimizer with our optimizer's math, or None."""
-    import keras
-
-    opt = keras.optimizers
-    lr = config["learning_rate"]
-    pick = {k: config[k] for k in config}
-    if name == "gradient_descent":
-        return opt.SGD(lr)
-    if name in ("momentum", "nesterov"):
-        return opt.SGD(lr, momentum=pick["momentum"],
-                       nesterov=name == "nesterov")
-    if name == "adagrad" and pick["epsilon_mode"] == "inside":
-        return opt.Adagrad(lr, pick["initial_accumulator_value"],
-                           pick["epsilon"])
-    if name == "adadelta":
-        return opt.Adadelta(lr, pick["rho"], pick["epsilon"])
-    if name == "rmsprop":
-        return opt.RMSprop(lr, pick["rho"], pick["momentum"],
-                           pick["epsilon"], pick["centered"])
-    if name in ("adam", "lazyadam") and pick["epsilon_mode"] == "hat":
-        return opt.Adam(lr, pick["beta_1"], pick["beta_2"], pick["epsilon"],
-                        pick["amsgrad"])
-    if name == "adamw" and pick["epsilon_mode"] == "hat":
-        return opt.AdamW(lr, pick["weight_decay"], pick["beta_1"],
-                         pick["beta_2"], pick["epsilon"], pick["amsgrad"])
-    if name == "adamax":
-        return opt.Adamax(lr, pick["beta_1"], pick["beta_2"],
-                          pick["epsilon"])
-    if (name == "nadam" and pick["momentum_decay"] == 1.0
-            and pick["epsilon_mode"] == "outside"):
-        return opt.Nadam(lr, pick["beta_1"], pick["beta_2"], pick["epsilon"])
-    return None
-
-
 def variable_shapes(total, count=VARIABLES):
     rows = max(1, round(total / count / COLUMNS))
     return [(rows, COLUMNS)] * count
@@ -113,6 +85,7 @@ class Candidate:
 def candidates_for(name, variables):
     import keras_optlab
     from keras_optlab.engine import fused
+    from keras_optlab.optimizers import keras_builtins
 
     setting = SETTINGS.get(name, {"learning_rate": 1e-3})
     ours = keras_optlab.optimizers.get(name, **setting)
@@ -129,12 +102,12 @@ def candidates_for(name, variables):
     add("per-variable", per_variable, False)
     add("plain", keras_optlab.optimizers.get(name, fused=False, **setting),
         False)
-    builtin = keras_builtin(name, config)
+    builtin = keras_builtins.same_math(name, config)
     if builtin is not None:
         add("keras", builtin, False)
     add("fused+xla", keras_optlab.optimizers.get(name, fused=True, **setting),
         True)
-    builtin = keras_builtin(name, config)
+    builtin = keras_builtins.same_math(name, config)
     if builtin is not None:
         add("keras+xla", builtin, True)
     return made
