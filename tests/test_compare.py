@@ -114,8 +114,8 @@ def test_recipe_grids_are_quartiles_of_each_optimizers_range(tmp_path):
         optimizers.lookup("momentum")) == space.FloatRange(1e-4, 1e-1, "log")
     assert compare.learning_rate_grid("momentum", recipe) == (
         0.00056, 0.0032, 0.018)
-    assert compare.recipe_batch_size(recipe) == 32
-    assert compare.recipe_dropout(recipe) == 0.2
+    assert recipe.middle_batch_size == 32
+    assert recipe.fixed_dropout == 0.2
     with pytest.raises(ValueError, match="optimizer='keras:Nope'"):
         compare.learning_rate_grid("keras:Nope", recipe)
 

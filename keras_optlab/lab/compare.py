@@ -11,7 +11,6 @@ TensorBoard run (`<log_dir>/<optimizer>/lr=<lr>/{train,validation}`).
 """
 
 import dataclasses
-import functools
 import math
 import os
 import time
@@ -24,7 +23,6 @@ from keras_optlab import optimizers as optlab_optimizers
 from keras_optlab.lab.landscape.trajectory import make_optimizer
 from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers import validation
-from keras_optlab.tuning import models
 from keras_optlab.tuning import recipes
 from keras_optlab.tuning import space as space_module
 
@@ -168,32 +166,14 @@ def digits_problem(seed=0):
                    digits_model, "sparse_categorical_crossentropy")
 
 
-def recipe_dropout(recipe):
-    """The fixed dropout rate of the recipe's model: `space.dropout` when it
-    is a number; for a range, the value a search starts from (the middle)."""
-    dropout = recipe.space.dropout
-    if isinstance(dropout, space_module.FloatRange):
-        return dropout.default
-    return float(dropout)
-
-
-def recipe_batch_size(recipe):
-    """The middle of the recipe's `space.batch_sizes` (the lower of the two
-    middle ones for an even count)."""
-    sizes = sorted(recipe.space.batch_sizes)
-    return sizes[(len(sizes) - 1) // 2]
-
-
 def recipe_problem(recipe, data=None):
     """A recipe's dataset (`recipe.load_data()`, split with its seed, unless
     `data` is given) and bundled model (logits, trained with cross-entropy
     from logits)."""
     data = recipe.load_data() if data is None else data
-    build = functools.partial(
-        models.MODELS[recipe.model], data.input_shape, data.num_classes,
-        recipe_dropout(recipe), **recipe.model_options)
     return Problem(
-        (data.x_train, data.y_train, data.x_val, data.y_val), build,
+        (data.x_train, data.y_train, data.x_val, data.y_val),
+        recipe.model_builder(data),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
@@ -259,7 +239,7 @@ def compare(names, learning_rates=None, epochs=None, batch_size=None,
             `learning_rate_grid(name, recipe)` (three rates per optimizer).
         epochs: per run, >= 1. Defaults to the recipe's `search.epochs`,
             or 10.
-        batch_size: >= 1. Defaults to `recipe_batch_size(recipe)`, or 64.
+        batch_size: >= 1. Defaults to `recipe.middle_batch_size`, or 64.
         target_accuracy: checked here for the caller's table (see
             `resolve_target`): a number in (0, 1], `"auto"` or None.
         log_dir: where TensorBoard runs go; None writes none.
@@ -309,9 +289,9 @@ def prepare(names, learning_rates=None, epochs=None, batch_size=None,
 
 def settings(recipe=None, epochs=None, batch_size=None, seed=None):
     """`(epochs, batch_size, seed)`, checked; None takes the recipe's
-    (`search.epochs`, `recipe_batch_size`, `search.seed`), or 10, 64 and 0
+    (`search.epochs`, `Recipe.middle_batch_size`, `search.seed`), or 10, 64 and 0
     for the digits MLP."""
-    defaults = ((recipe.epochs, recipe_batch_size(recipe), recipe.seed)
+    defaults = ((recipe.epochs, recipe.middle_batch_size, recipe.seed)
                 if recipe else (10, 64, 0))
     return (
         validation.check_int("epochs",
@@ -336,7 +316,7 @@ def describe(recipe=None):
              if recipe.max_samples else "")
     return (f"Recipe {recipe.name!r}: {recipe.model} model"
             f"{f' ({options})' if options else ''}, dropout "
-            f"{recipe_dropout(recipe):g}, on {dataset} (validation split "
+            f"{recipe.fixed_dropout:g}, on {dataset} (validation split "
             f"{recipe.validation_split:g}{limit})")
 
 

@@ -70,6 +70,7 @@ The fields (all optional except where said; see tuning/digits.toml):
 """
 
 import dataclasses
+import functools
 import math
 import os
 import tomllib
@@ -146,6 +147,31 @@ class Recipe:
             label_column=self.label_column, max_samples=self.max_samples,
             seed=self.seed, synthetic=self.synthetic,
             test_split=self.test_split)
+
+    @property
+    def fixed_dropout(self):
+        """The dropout rate of the recipe's model outside a search:
+        `space.dropout` when it is a number; for a range, the value a
+        search starts from (the middle)."""
+        dropout = self.space.dropout
+        if isinstance(dropout, space_module.FloatRange):
+            return dropout.default
+        return float(dropout)
+
+    @property
+    def middle_batch_size(self):
+        """The middle of `space.batch_sizes` (the lower of the two middle
+        ones for an even count): the batch size outside a search."""
+        sizes = sorted(self.space.batch_sizes)
+        return sizes[(len(sizes) - 1) // 2]
+
+    def model_builder(self, data):
+        """A function returning a new, uncompiled model of the recipe for
+        `data` (a loaded dataset: its input shape and classes) at
+        `fixed_dropout`; its outputs are logits."""
+        return functools.partial(
+            models.MODELS[self.model], data.input_shape, data.num_classes,
+            self.fixed_dropout, **self.model_options)
 
 
 class _Checker:

@@ -20,9 +20,21 @@ def add_arguments(parser):
              "digits_mlp, mnist1d_cnn, mnist1d_gru, diabetes, deep_sigmoid, "
              "digits_autoencoder)")
     parser.add_argument(
-        "--optimizers", default=DEFAULT_OPTIMIZERS,
+        "--recipe", default=None, metavar="RECIPE",
+        help="your own workload: a tuning recipe (a bundled name or a "
+             ".toml file) gives the data (with its held-out test set), "
+             "model, metric (search.objective), epochs and batch size (the "
+             "middle of space.batch_sizes); needs --target. Alone it is the "
+             "only workload; with --workloads it joins them")
+    parser.add_argument(
+        "--target", default=None,
+        help="the recipe workload's validation target (with --recipe): "
+             "the value of its search.objective to reach")
+    parser.add_argument(
+        "--optimizers", default=None,
         help="comma-separated registered names or keras:<name> "
-             "(default: %(default)s)")
+             f"(default: the recipe's space.optimizers, else "
+             f"{DEFAULT_OPTIMIZERS})")
     parser.add_argument(
         "--ruleset", default="self", choices=("self", "external"),
         help="self: each optimizer at its defaults, 3x the workload's "
@@ -56,6 +68,16 @@ def _names(option, text):
     return names
 
 
+def _recipe_workload(recipe_argument, target):
+    """`(workload, recipe)` of `--recipe`; a ValueError naming the value."""
+    from keras_optlab.cli.commands.tune import find_recipe
+    from keras_optlab.lab.benchmark import workloads as workloads_module
+    from keras_optlab.tuning import recipes
+
+    recipe = recipes.load_recipe(find_recipe(recipe_argument))
+    return workloads_module.from_recipe(recipe, target), recipe
+
+
 def check(args):
     """Every argument, and each workload's definition and budget, checked
     before any training; returns what `run` needs."""
@@ -70,16 +92,42 @@ def check(args):
                          "self-tuning ruleset runs one trial per study. "
                          f"Received: --trials={args.trials!r}")
     check_output_directory("--out", args.out)
-    names = (_names("--workloads", args.workloads)
-             if args.workloads is not None else workloads_module.names())
+    if args.recipe is None and args.target is not None:
+        raise UsageError("--target sets the target of a --recipe workload "
+                         "(the bundled ones have theirs). Received: "
+                         f"--target={args.target!r}")
+    if args.recipe is not None and args.target is None:
+        raise UsageError("A --recipe workload needs --target: the "
+                         "validation value of its search.objective to "
+                         f"reach. Received: --recipe={args.recipe!r}")
+    target = (check_number("--target", args.target)
+              if args.target is not None else None)
+    if args.workloads is not None:
+        names = _names("--workloads", args.workloads)
+    else:
+        names = [] if args.recipe is not None else workloads_module.names()
     known = workloads_module.names()
     for name in names:
         if name not in known:
             raise UsageError(f"Unknown workload (known: {', '.join(known)})."
                              f" Received: --workloads={name!r}")
-    optimizers = _names("--optimizers", args.optimizers)
+    try:
+        recipe_workload = (_recipe_workload(args.recipe, target)
+                           if args.recipe is not None else None)
+    except ValueError as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+    if args.optimizers is not None:
+        optimizers = _names("--optimizers", args.optimizers)
+    elif recipe_workload is not None:
+        optimizers = list(recipe_workload[1].space.optimizers)
+    else:
+        optimizers = _names("--optimizers", DEFAULT_OPTIMIZERS)
     try:
         chosen = [workloads_module.get(n, quick=args.quick) for n in names]
+        if recipe_workload is not None:
+            names = names + [recipe_workload[0]]
+            chosen.append(recipe_workload[0].quick_variant() if args.quick
+                          else recipe_workload[0])
         run_module.check_plan(chosen, optimizers, args.ruleset, trials,
                               studies)
         try:

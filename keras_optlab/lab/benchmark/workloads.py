@@ -36,6 +36,7 @@ from the trial's seed.
 import dataclasses
 import functools
 import math
+import os
 
 import numpy as np
 
@@ -346,6 +347,70 @@ def bundled():
 
 def names():
     return list(bundled())
+
+
+#: Epochs of a recipe workload's quick variant (at most its own).
+RECIPE_QUICK_EPOCHS = 3
+
+
+def from_recipe(recipe, target):
+    """A tuning recipe's problem as a workload (`optlab benchmark --recipe`):
+    so a user benchmarks optimizers on their own data and model with the
+    bundled workloads' method.
+
+    Everything comes from the recipe: its data (`recipe.load_data()`: its
+    train and validation split, and its held-out test set, which a trial
+    scores once), its model at the recipe's fixed dropout with logits and
+    cross-entropy, its search objective as the validation metric
+    (`val_accuracy` -> accuracy, `val_loss` -> the loss) and direction, its
+    `search.epochs` as the budget and the middle of `space.batch_sizes` as
+    the batch size; the quick variant trains at most
+    `RECIPE_QUICK_EPOCHS`. Only the target is the caller's: nobody knows
+    what a new problem reaches before a tuned baseline has run (AlgoPerf
+    sets its targets that way; see this module's docstring).
+
+    The data are loaded here, once, so a recipe without a test set fails
+    before any training.
+
+    Args:
+        recipe: a `Recipe` or a recipe file's path.
+        target: the validation value to reach.
+
+    Raises:
+        ValueError: the recipe, its data or the target cannot make a
+            workload (one line naming the field and the value).
+    """
+    import keras
+
+    from keras_optlab.tuning import recipes
+
+    if not isinstance(recipe, recipes.Recipe):
+        recipe = recipes.load_recipe(recipe)
+    if recipe.name in bundled():
+        raise ValueError(f"A recipe workload cannot take the name of a "
+                         f"bundled workload. Received: name={recipe.name!r}")
+    data = recipe.load_data()
+    if not data.has_test:
+        raise ValueError(
+            f"{recipe.path or recipe.name}: a benchmark scores each trial's "
+            "model once on a held-out test set, and this recipe's data have "
+            "none: set `data.test_split` (or give the file x_test and "
+            "y_test). Received: data.test_split=None")
+    arrays = Data(data.x_train, data.y_train, data.x_val, data.y_val,
+                  data.x_test, data.y_test)
+    build_model = recipe.model_builder(data)
+    recipes.check_model_fits(recipe, build_model)
+    metric = recipe.objective.removeprefix("val_")
+    workload = Workload(
+        recipe.name, lambda: arrays, build_model,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metric, recipe.direction, target, max_epochs=recipe.epochs,
+        batch_size=recipe.middle_batch_size,
+        quick={"max_epochs": min(RECIPE_QUICK_EPOCHS, recipe.epochs)},
+        description=f"recipe {recipe.name!r}: {recipe.model} on "
+                    f"{os.path.basename(str(recipe.dataset))}")
+    workload.check_budget(arrays)
+    return workload
 
 
 def get(name_or_workload, quick=False):
