@@ -132,7 +132,6 @@ def check(args):
     """The options, the recipe, its data (read and checked) and the model
     built once on it, and the search directory; nothing is written.
     Returns `(path, recipe, data)`."""
-    from keras_optlab.lab.compare import recipe_problem
     from keras_optlab.tuning import recipes
 
     if args.max_trials is not None:
@@ -156,8 +155,7 @@ def check(args):
         check_output_directory("--directory",
                                os.path.join(args.directory, recipe.name))
         data = recipe.load_data()
-        recipes.check_model_fits(recipe, recipe_problem(recipe, data)
-                                 .build_model)
+        recipes.check_model_fits(recipe, recipe.model_builder(data))
     except ValueError as error:  # RecipeError, DatasetError
         raise UsageError(str(error)) from None
     return path, recipe, data
