@@ -32,9 +32,11 @@ def add_arguments(parser):
              "the value of its search.objective to reach")
     parser.add_argument(
         "--optimizers", default=None,
-        help="comma-separated registered names or keras:<name> "
-             f"(default: the recipe's space.optimizers, else "
-             f"{DEFAULT_OPTIMIZERS})")
+        help="comma-separated candidates: registered names or "
+             "keras:<name>, optionally wrapped (lookahead(NAME), "
+             "cautious(NAME)) and on a schedule over the trial's budget "
+             "(NAME@cosine, @warmup_cosine, @onecycle) (default: the "
+             f"recipe's space.optimizers, else {DEFAULT_OPTIMIZERS})")
     parser.add_argument(
         "--ruleset", default="self", choices=("self", "external"),
         help="self: each optimizer at its defaults, 3x the workload's "

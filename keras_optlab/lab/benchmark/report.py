@@ -17,6 +17,7 @@ and, less noisy on a shared machine, on the median steps to target.
 import dataclasses
 import math
 import os
+import re
 import statistics
 
 from keras_optlab.lab.benchmark import profiles
@@ -313,11 +314,13 @@ TENSORBOARD_DIR = "tensorboard"
 
 def tensorboard_run_path(out, record):
     """`<out>/tensorboard/<workload>/<optimizer>/<ruleset>/study<s>_trial<t>`
-    (`<ruleset>-quick` for a quick variant; a `keras:` name's colon becomes
-    `_`, which no file system refuses)."""
+    (`<ruleset>-quick` for a quick variant; in the optimizer's name every
+    character but letters, digits, `_`, `.` and `-` becomes `_`: a `keras:`
+    name's colon, a candidate's parentheses and `@`)."""
     ruleset = record["ruleset"] + ("-quick" if record["quick"] else "")
+    folder = re.sub(r"[^A-Za-z0-9_.-]", "_", record["optimizer"])
     return os.path.join(out, TENSORBOARD_DIR, record["workload"],
-                        record["optimizer"].replace(":", "_"), ruleset,
+                        folder, ruleset,
                         f"study{record['study']}_trial{record['trial']}")
 
 

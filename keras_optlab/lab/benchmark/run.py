@@ -47,6 +47,7 @@ import zlib
 
 import numpy as np
 
+from keras_optlab.lab.benchmark import candidates
 from keras_optlab.lab.benchmark import report
 from keras_optlab.lab.benchmark import workloads as workloads_module
 
@@ -63,11 +64,10 @@ def record_key(record):
 
 
 def check_optimizers(names):
-    """Each name known (registered, or `"keras:<name>"`) and listed once;
-    a ValueError naming the value otherwise."""
-    from keras_optlab.lab import compare
-
-    compare.check_names(list(names))
+    """Each candidate (an optimizer, registered or `"keras:<name>"`,
+    optionally wrapped and on a schedule: `candidates`) known, buildable and
+    listed once; a ValueError naming the value otherwise."""
+    candidates.check(list(names))
 
 
 def check_plan(workloads, optimizers, ruleset, trials, studies):
@@ -121,13 +121,15 @@ def _seed_of(*parts):
 def draw_arguments(optimizer, ruleset, study, trial, seed=0):
     """The optimizer arguments of one trial: `{}` (its defaults) under the
     self-tuning ruleset; under external tuning the `trial`-th draw of the
-    study's seeded sequence over the optimizer's search space."""
+    study's seeded sequence over the optimizer's search space (a wrapped or
+    scheduled candidate draws its optimizer's: `Candidate.draw_name`)."""
     if ruleset == "self":
         return {}
     import keras_tuner as kt
 
     from keras_optlab.tuning.space import SearchSpace
 
+    optimizer = candidates.parse(optimizer).draw_name
     ranges = SearchSpace(optimizers=[optimizer]).arguments(optimizer)
     hp = kt.HyperParameters()
     for argument, value_range in ranges.items():
@@ -145,6 +147,18 @@ def trial_seed(seed, study, trial):
     """The seed of a trial's initial weights and data order: the same for
     every optimizer in the same study and trial."""
     return int(seed) + 1000 * int(study) + int(trial)
+
+
+def budget_steps(workload, per_epoch):
+    """The most optimizer steps a trial of `workload` takes (its epochs
+    times `per_epoch`, or its step budget rounded up to whole epochs,
+    whichever ends first): the length of a candidate's schedule."""
+    limits = []
+    if workload.max_epochs is not None:
+        limits.append(workload.max_epochs * per_epoch)
+    if workload.max_steps is not None:
+        limits.append(math.ceil(workload.max_steps / per_epoch) * per_epoch)
+    return min(limits)
 
 
 def _finite(value):
@@ -165,14 +179,14 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
     module docstring). `callbacks` are Keras callbacks passed to `fit`."""
     import keras
 
-    from keras_optlab import optimizers as optimizers_module
-
     arguments = dict(arguments or {})
     data = workload.data() if data is None else data
     workload.check_budget(data)
     keras.utils.set_random_seed(int(seed))
     model = workload.build_model()
-    model.compile(optimizer=optimizers_module.get(optimizer, **arguments),
+    per_epoch = workload.steps_per_epoch(len(data.x_train))
+    model.compile(optimizer=candidates.build(
+                      optimizer, arguments, budget_steps(workload, per_epoch)),
                   loss=workload.loss,
                   metrics=[] if workload.metric == "loss"
                   else [workload.metric])
@@ -180,7 +194,6 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
     initial = model.evaluate(data.x_val, data.y_val, batch_size=256,
                              verbose=0, return_dict=True)
     key = _metric_key(workload, initial)
-    per_epoch = workload.steps_per_epoch(len(data.x_train))
     curve, steps, seconds, epochs = [], 0, 0.0, 0
     best, reached, diverged = None, None, False
     while True:
