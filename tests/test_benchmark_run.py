@@ -223,6 +223,8 @@ def test_external_draws_come_from_the_search_space():
     (dict(optimizers=["adam", "adam"]), "optimizer='adam'"),
     (dict(workloads=["nosuch"]), "workload='nosuch'"),
     (dict(workloads=[]), "workloads=\\[\\]"),
+    (dict(workloads=[toy(target=None)]), "needs a target.*target=None"),
+    (dict(optimizers=["adam@linear"]), "optimizer='adam@linear'"),
 ])
 def test_bad_plans_fail_before_training(tmp_path, change, message):
     arguments = dict(workloads=[toy()], optimizers=["adam"], ruleset="self",

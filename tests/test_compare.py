@@ -28,6 +28,28 @@ def test_identical_rules_give_identical_runs_and_the_best_rate_is_chosen():
     assert best["gradient_descent"].learning_rate == 0.3  # 0.01 is too slow
 
 
+def test_runs_are_benchmark_trials_and_their_tensorboard_view(tmp_path):
+    """A comparison's run is the benchmark's trial on the problem without a
+    target (every epoch trained) seen per epoch; its TensorBoard run holds
+    the run's own values where Keras' callback would put them."""
+    best, runs = compare.compare(["adam"], learning_rates=[0.01], epochs=3,
+                                 log_dir=str(tmp_path))
+    (run,) = runs
+    assert len(run.val_accuracy) == len(run.val_loss) == 3
+    assert len(run.train_loss) == len(run.epoch_seconds) == 3
+    assert all(seconds > 0 for seconds in run.epoch_seconds)
+    directory = compare.run_dir(str(tmp_path), "adam", 0.01)
+    validation = read_scalars(directory + "/validation")
+    train = read_scalars(directory + "/train")
+    for tag, values, got in [
+            ("epoch_accuracy", run.val_accuracy, validation),
+            ("epoch_loss", run.val_loss, validation),
+            ("epoch_loss", run.train_loss, train)]:
+        assert [step for step, _ in got[tag]] == [0, 1, 2]
+        np.testing.assert_allclose([v for _, v in got[tag]], values,
+                                   rtol=1e-6)
+
+
 def test_epochs_and_seconds_to_target():
     run = compare.Run("adam", 1e-3, [0.5, 0.9, 0.96, 0.97], [1, 0.5, 0.2, 0.1],
                       [2.0, 1.0, 1.0, 1.0])

@@ -13,7 +13,6 @@ TensorBoard run (`<log_dir>/<optimizer>/lr=<lr>/{train,validation}`).
 import dataclasses
 import math
 import os
-import time
 
 import keras
 import numpy as np
@@ -192,7 +191,21 @@ class Run:
     learning_rate: float
     val_accuracy: list  # per epoch
     val_loss: list
-    epoch_seconds: list
+    epoch_seconds: list  # training only, the first epoch's tracing included
+    train_loss: list = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_record(cls, optimizer, learning_rate, record):
+        """The run of a benchmark trial's record (its per-epoch curve)."""
+        curve = record["curve"]
+
+        def column(index):  # a record keeps a non-finite value as None
+            return [math.nan if point[index] is None else point[index]
+                    for point in curve]
+
+        elapsed = [0.0] + column(1)
+        return cls(optimizer, float(learning_rate), column(2), column(4),
+                   [b - a for a, b in zip(elapsed, elapsed[1:])], column(3))
 
     @property
     def best_accuracy(self):
@@ -212,17 +225,6 @@ class Run:
     def seconds_to(self, target):
         epochs = self.epochs_to(target)
         return None if epochs is None else sum(self.epoch_seconds[:epochs])
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def compare(names, learning_rates=None, epochs=None, batch_size=None,
@@ -322,30 +324,33 @@ def describe(recipe=None):
 
 def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
     """Trains `problem` once per (optimizer, learning rate) of `grids`
-    (`{name: rates}`); returns `(best, runs)` as `compare` does."""
+    (`{name: rates}`); returns `(best, runs)` as `compare` does.
+
+    Each run is one trial of the benchmark (`keras_optlab.lab.benchmark.
+    run.train_trial`, the one training loop of the lab) on the problem as a
+    workload without a target, so every run trains all `epochs`; the
+    trial's seed fixes the initial weights and the data order, the same
+    for every run. A comparison is a view of those trials: the best rate
+    per optimizer, its table and curves, and a TensorBoard run per trial
+    (`write_tensorboard_run`)."""
+    from keras_optlab.lab.benchmark import run as benchmark_run
+    from keras_optlab.lab.benchmark import workloads
+
     x_train, y_train, x_val, y_val = problem.data
-    keras.utils.set_random_seed(seed)
-    initial = problem.build_model().get_weights()
+    data = workloads.Data(x_train, y_train, x_val, y_val, None, None)
+    workload = workloads.Workload(
+        "compare", lambda: data, problem.build_model, problem.loss,
+        "accuracy", "max", None, max_epochs=epochs, batch_size=batch_size)
     runs = []
     for name, grid in grids.items():
         for lr in grid:
             keras.utils.clear_session()
-            keras.utils.set_random_seed(seed)  # same data order every run
-            model = problem.build_model()
-            model.set_weights(initial)
-            model.compile(optimizer=make_optimizer(name, lr),
-                          loss=problem.loss, metrics=["accuracy"])
-            timer = _EpochTimer()
-            callbacks = [timer]
+            record = benchmark_run.train_trial(
+                workload, name, {"learning_rate": lr}, seed=seed, data=data)
+            run = Run.from_record(name, lr, record)
+            runs.append(run)
             if log_dir is not None:
-                callbacks.append(keras.callbacks.TensorBoard(
-                    run_dir(log_dir, name, lr), write_graph=False))
-            history = model.fit(x_train, y_train, batch_size=batch_size,
-                                epochs=epochs, verbose=0, shuffle=True,
-                                validation_data=(x_val, y_val),
-                                callbacks=callbacks).history
-            runs.append(Run(name, float(lr), history["val_accuracy"],
-                            history["val_loss"], timer.seconds))
+                write_tensorboard_run(log_dir, run)
     best = {}
     for run in runs:
         held = best.get(run.optimizer)
@@ -353,6 +358,29 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
                 held.best_accuracy, -held.best_loss):
             best[run.optimizer] = run
     return best, runs
+
+
+def write_tensorboard_run(log_dir, run):
+    """One run's curves where Keras' `TensorBoard` callback would put them:
+    `run_dir(...)/validation` (`epoch_accuracy`, `epoch_loss`) and
+    `/train` (`epoch_loss`), one point per epoch from 0."""
+    import tensorflow as tf
+
+    directory = run_dir(log_dir, run.optimizer, run.learning_rate)
+    series = {
+        "validation": {"epoch_accuracy": run.val_accuracy,
+                       "epoch_loss": run.val_loss},
+        "train": {"epoch_loss": run.train_loss},
+    }
+    for split, tags in series.items():
+        writer = tf.summary.create_file_writer(os.path.join(directory,
+                                                            split))
+        with writer.as_default():
+            for tag, values in tags.items():
+                for epoch, value in enumerate(values):
+                    tf.summary.scalar(tag, value, step=epoch)
+        writer.close()
+    return directory
 
 
 def run_dir(log_dir, name, learning_rate):

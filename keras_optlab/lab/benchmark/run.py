@@ -91,6 +91,10 @@ def check_plan(workloads, optimizers, ruleset, trials, studies):
     seen = set()
     for workload in workloads:
         workload.check()
+        if workload.target is None:
+            raise ValueError(f"A benchmark workload needs a target. "
+                             f"Received: workload={workload.name!r} with "
+                             "target=None")
         if workload.name in seen:
             raise ValueError("A workload is listed twice. Received: "
                              f"workload={workload.name!r}")
@@ -198,9 +202,10 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
     best, reached, diverged = None, None, False
     while True:
         start = time.perf_counter()
+        # One epoch per call, numbered as one long fit for `callbacks`.
         history = model.fit(data.x_train, data.y_train, batch_size=batch,
-                            epochs=1, shuffle=True, verbose=0,
-                            callbacks=callbacks)
+                            initial_epoch=epochs, epochs=epochs + 1,
+                            shuffle=True, verbose=0, callbacks=callbacks)
         seconds += time.perf_counter() - start
         epochs += 1
         steps += per_epoch
@@ -222,8 +227,9 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
                 workload.max_steps is not None and
                 steps >= workload.max_steps):
             break
-    test = model.evaluate(data.x_test, data.y_test, batch_size=256,
-                          verbose=0, return_dict=True)
+    test = ({} if data.x_test is None else
+            model.evaluate(data.x_test, data.y_test, batch_size=256,
+                           verbose=0, return_dict=True))
     return {
         "hyperparameters": arguments,
         "max_epochs": workload.max_epochs,
@@ -237,8 +243,8 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
         "steps_to_target": reached["steps"] if reached else None,
         "epochs_to_target": reached["epochs"] if reached else None,
         "best_validation": best,
-        "test": _finite(test[key]),
-        "test_loss": _finite(test["loss"]),
+        "test": _finite(test[key]) if test else None,
+        "test_loss": _finite(test["loss"]) if test else None,
         "initial_validation_loss": _finite(initial["loss"]),
         "diverged": diverged,
         "epochs": epochs,

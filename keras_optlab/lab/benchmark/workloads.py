@@ -50,7 +50,8 @@ QUICK_FIELDS = ("target", "max_epochs", "max_steps", "batch_size")
 @dataclasses.dataclass
 class Data:
     """A workload's arrays: train, validation (the target is read on it)
-    and test (used once, on the model a trial ends with)."""
+    and test (used once, on the model a trial ends with; None in a
+    comparison without a test set, `optlab compare`)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -73,7 +74,9 @@ class Workload:
         metric: the validation metric: a Keras metric name (`"accuracy"`,
             `"mse"`) or `"loss"` for the loss itself.
         direction: `"max"` (accuracy) or `"min"` (an error).
-        target: the validation value to reach (`>=` for max, `<=` for min).
+        target: the validation value to reach (`>=` for max, `<=` for min);
+            None for a comparison without one (`optlab compare`: every
+            trial trains its whole budget; a benchmark refuses it).
         max_epochs: the budget in epochs; `None` for no epoch limit.
         max_steps: the budget in optimizer steps, checked after each epoch
             (the validation metric is read once per epoch, so a run may end
@@ -117,8 +120,9 @@ class Workload:
             raise ValueError(f"Workload {self.name!r}: direction must be "
                              "'max' or 'min'. Received: "
                              f"direction={self.direction!r}")
-        if not isinstance(self.target, (int, float)) or isinstance(
-                self.target, bool) or not math.isfinite(self.target):
+        if self.target is not None and (not isinstance(
+                self.target, (int, float)) or isinstance(
+                self.target, bool) or not math.isfinite(self.target)):
             raise ValueError(f"Workload {self.name!r}: target must be a "
                              f"finite number. Received: target="
                              f"{self.target!r}")
@@ -146,8 +150,9 @@ class Workload:
         return dataclasses.replace(self, **self.quick, quick={})
 
     def reached(self, value):
-        """True when a validation value meets the target."""
-        if value is None or not math.isfinite(value):
+        """True when a validation value meets the target (never without
+        one)."""
+        if self.target is None or value is None or not math.isfinite(value):
             return False
         if self.direction == "max":
             return value >= self.target
