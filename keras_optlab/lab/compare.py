@@ -18,7 +18,6 @@ import keras
 import numpy as np
 
 from keras_optlab import atomic
-from keras_optlab import optimizers as optlab_optimizers
 from keras_optlab.lab.landscape.trajectory import make_optimizer
 from keras_optlab.optimizers import keras_builtins
 from keras_optlab.optimizers import validation
@@ -43,38 +42,10 @@ SPECIAL_GRIDS = {"adadelta": (3.0, 1.0, 0.3), "adagrad": (0.3, 0.1, 0.03),
 DIGITS_TARGET = 0.95
 
 
-def _info(name):
-    """The registry row of a name, or the `KerasOptimizerInfo` of
-    `"keras:<name>"` (a Keras optimizer takes the grid and range of ours
-    with the same rule); a ValueError naming the value when unknown."""
-    if keras_builtins.is_keras_name(name):
-        return keras_builtins.lookup(name)
-    info = optlab_optimizers.lookup(name)
-    if info is None:
-        known = ", ".join(i.name for i in optlab_optimizers.available())
-        raise ValueError(f"Unknown optimizer (known: {known}, or "
-                         f"keras:<name>). Received: optimizer={name!r}")
-    return info
-
-
-def check_names(names):
-    """Fails, naming the value, on an unknown or repeated optimizer name;
-    before any data is read or model trained."""
-    if not names:
-        raise ValueError("At least one optimizer is needed. Received: "
-                         "names=[]")
-    for name in names:
-        _info(name)
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"An optimizer is listed twice. Received: "
-                         f"optimizer={repeated[0]!r}")
-
-
 def _registered(name):
     """The registry row whose grid and range `name` uses, or None (a Keras
     optimizer with no rule of ours)."""
-    info = _info(name)
+    info = keras_builtins.resolve(name)
     if keras_builtins.is_keras_name(name):
         return info.same_rule
     return info
@@ -273,7 +244,7 @@ def prepare(names, learning_rates=None, epochs=None, batch_size=None,
     epochs, batch_size, seed = settings(recipe, epochs, batch_size, seed)
     check_target(target_accuracy)
     names = list(names)
-    check_names(names)
+    keras_builtins.check_names(names)
     if learning_rates:
         learning_rates = tuple(
             validation.check_range("learning_rates", lr, 0.0, None, "()")

@@ -116,6 +116,35 @@ def get(name, **kwargs):
     return lookup(name).cls(**kwargs)
 
 
+def resolve(name):
+    """The registry row of a registered name, or the `KerasOptimizerInfo`
+    of `"keras:<name>"`; a ValueError naming the value when unknown."""
+    if is_keras_name(name):
+        return lookup(name)
+    info = registry.lookup(name) if isinstance(name, str) else None
+    if info is None:
+        known = ", ".join(row.name for row in registry.rows())
+        raise ValueError(f"Unknown optimizer (known: {known}, or "
+                         f"keras:<name>). Received: optimizer={name!r}")
+    return info
+
+
+def check_names(names):
+    """Fails, naming the value, on an unknown or repeated optimizer name
+    (registered, or `"keras:<name>"`), or on none at all; called before
+    any data is read or model trained."""
+    names = list(names)
+    if not names:
+        raise ValueError("At least one optimizer is needed. Received: "
+                         "names=[]")
+    for name in names:
+        resolve(name)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"An optimizer is listed twice. Received: "
+                         f"optimizer={repeated[0]!r}")
+
+
 # `same_math`: for each registered name, the Keras optimizer with our update
 # rule, built from our optimizer's full config (every hyperparameter
 # explicit), or None where that setting leaves Keras' rule.

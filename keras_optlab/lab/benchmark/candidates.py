@@ -134,13 +134,13 @@ def check(names):
     """Each written name parses, names a known optimizer, builds, and is
     listed once; a one-line ValueError naming the value otherwise. Returns
     the `Candidate`s."""
-    from keras_optlab.lab import compare
+    from keras_optlab.optimizers import keras_builtins
 
     if not names:
         raise ValueError("At least one optimizer is needed. Received: "
                          "names=[]")
     parsed = [parse(name) for name in names]
-    compare.check_names(list(dict.fromkeys(c.optimizer for c in parsed)))
+    keras_builtins.check_names(dict.fromkeys(c.optimizer for c in parsed))
     seen = set()
     for candidate in parsed:
         if candidate.name in seen:
