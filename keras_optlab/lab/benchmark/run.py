@@ -1,12 +1,15 @@
 """Running a benchmark: trials, rulesets, records, resuming.
 
-A trial trains one optimizer with one hyperparameter setting on one
-workload (AlgoPerf's unit): the model is built from the trial's seed, the
+A trial trains one optimizer (a candidate: optionally wrapped and on a
+learning-rate schedule, see `candidates`) with one hyperparameter setting
+on one workload (AlgoPerf's unit): the model is built from the trial's seed, the
 validation metric is read after every epoch, and training stops at the
 target or at the budget, or when the training loss stops being finite
 (a divergence). Only training is timed (`model.fit`, its first call's
 tracing included); evaluation is not, as in AlgoPerf. The test value is
-read once, on the model the trial ends with.
+read once, on the model the trial ends with (None where the data have no
+test set: `optlab compare`'s trials, on a workload without a target,
+which therefore train their whole budget).
 
 Rulesets (AlgoPerf's two):
 
