@@ -82,6 +82,34 @@ def test_optlab_compare_writes_table_curves_and_tensorboard_runs(
     assert [step for step, _ in scalars["epoch_accuracy"]] == [0, 1]
 
 
+def test_an_interrupted_comparison_resumes_without_training_again(
+        tmp_path, capsys):
+    """The runs a comparison finished are lines of <out>/records.jsonl; a
+    rerun with the same --out takes them (same optimizer, rate, epochs,
+    batch size, seed and model) and trains only the others."""
+    out = tmp_path / "out"
+    base = ["compare", "--lrs", "0.01", "--epochs", "2", "--out", str(out)]
+    assert cli.main(base + ["--optimizers", "adam"]) == 0
+    first = capsys.readouterr().out
+    assert "[1/1] adam lr 0.01" in first and "from records" not in first
+    adam_row = next(line for line in first.splitlines()
+                    if line.startswith("| `adam`"))
+    # As if the first command had been killed after Adam's run.
+    assert cli.main(base + ["--optimizers", "adam,momentum"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("[1/2] adam lr 0.01") and
+               line.endswith("(from records.jsonl)") for line in lines)
+    assert any(line.startswith("[2/2] momentum lr 0.01") and
+               "from records" not in line for line in lines)
+    assert adam_row in lines
+    records = (out / "records.jsonl").read_text().splitlines()
+    assert len(records) == 2
+    # Another seed is another comparison: trained, not taken.
+    assert cli.main(base + ["--optimizers", "adam", "--seed", "3"]) == 0
+    assert "from records" not in capsys.readouterr().out
+    assert len((out / "records.jsonl").read_text().splitlines()) == 3
+
+
 def test_optlab_compare_rejects_unknown_optimizers(capsys):
     assert cli.main(["compare", "--optimizers", "adam,nope"]) == 2
     assert "optimizer='nope'" in capsys.readouterr().err

@@ -293,7 +293,8 @@ def describe(recipe=None):
             f"{recipe.validation_split:g}{limit})")
 
 
-def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
+def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0,
+              out=None, problem_name="digits", progress=None):
     """Trains `problem` once per (optimizer, learning rate) of `grids`
     (`{name: rates}`); returns `(best, runs)` as `compare` does.
 
@@ -303,7 +304,14 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
     trial's seed fixes the initial weights and the data order, the same
     for every run. A comparison is a view of those trials: the best rate
     per optimizer, its table and curves, and a TensorBoard run per trial
-    (`write_tensorboard_run`)."""
+    (`write_tensorboard_run`).
+
+    With `out`, every finished run is also a line of `<out>/records.jsonl`
+    (rewritten atomically after each run), and a rerun takes the runs it
+    finds there with the same optimizer, learning rate, epochs, batch size,
+    seed and `problem_name` instead of training them again: an interrupted
+    comparison resumes where it stopped. `progress` is called with one line
+    per run."""
     from keras_optlab.lab.benchmark import run as benchmark_run
     from keras_optlab.lab.benchmark import workloads
 
@@ -312,16 +320,37 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
     workload = workloads.Workload(
         "compare", lambda: data, problem.build_model, problem.loss,
         "accuracy", "max", None, max_epochs=epochs, batch_size=batch_size)
+    records = []
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        records = benchmark_run.load_records(out)
+    done = {_record_key(r): r for r in records}
+    todo = [(name, float(lr)) for name, grid in grids.items() for lr in grid]
     runs = []
-    for name, grid in grids.items():
-        for lr in grid:
+    for number, (name, lr) in enumerate(todo, 1):
+        key = (name, lr, epochs, batch_size, seed, problem_name)
+        record = done.get(key)
+        resumed = record is not None
+        if not resumed:
             keras.utils.clear_session()
-            record = benchmark_run.train_trial(
-                workload, name, {"learning_rate": lr}, seed=seed, data=data)
-            run = Run.from_record(name, lr, record)
-            runs.append(run)
-            if log_dir is not None:
-                write_tensorboard_run(log_dir, run)
+            record = dict(
+                benchmark_run.train_trial(workload, name,
+                                          {"learning_rate": lr}, seed=seed,
+                                          data=data),
+                optimizer=name, learning_rate=lr, batch_size=batch_size,
+                problem=problem_name)
+            if out is not None:
+                records.append(record)
+                benchmark_run.write_records(out, records)
+        run = Run.from_record(name, lr, record)
+        runs.append(run)
+        if log_dir is not None and not (resumed and os.path.isdir(
+                run_dir(log_dir, name, lr))):
+            write_tensorboard_run(log_dir, run)
+        if progress is not None:
+            progress(f"[{number}/{len(todo)}] {name} lr {lr:g}: best val "
+                     f"accuracy {run.best_accuracy:.4f}"
+                     + (" (from records.jsonl)" if resumed else ""))
     best = {}
     for run in runs:
         held = best.get(run.optimizer)
@@ -329,6 +358,12 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0):
                 held.best_accuracy, -held.best_loss):
             best[run.optimizer] = run
     return best, runs
+
+
+def _record_key(record):
+    return (record.get("optimizer"), record.get("learning_rate"),
+            record.get("max_epochs"), record.get("batch_size"),
+            record.get("seed"), record.get("problem"))
 
 
 def write_tensorboard_run(log_dir, run):

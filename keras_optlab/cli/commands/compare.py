@@ -41,8 +41,10 @@ def add_arguments(parser):
                              "among the optimizers, rounded down to 0.01 "
                              "(default: 0.95 on digits, auto with a recipe)")
     parser.add_argument("--out", default="optlab_compare",
-                        help="directory for compare.md, curves.png and "
-                             "tensorboard/ (default: %(default)s)")
+                        help="directory for compare.md, curves.png, "
+                             "records.jsonl and tensorboard/; a rerun with "
+                             "the same --out takes the runs it finds there "
+                             "(default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None,
                         help="initial weights and data order (default: the "
                              "recipe's search.seed, else 0)")
@@ -93,7 +95,9 @@ def run(args):
      seed) = check(args)
     best, runs = compare.train_all(
         problem, grids, epochs, batch_size,
-        log_dir=os.path.join(args.out, "tensorboard"), seed=seed)
+        log_dir=os.path.join(args.out, "tensorboard"), seed=seed,
+        out=args.out, problem_name=compare.describe(recipe),
+        progress=lambda line: print(line, flush=True))
     target, how = compare.resolve_target(target, best, recipe)
     table = compare.format_table(best, target)
     os.makedirs(args.out, exist_ok=True)

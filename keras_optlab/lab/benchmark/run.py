@@ -268,7 +268,8 @@ def load_records(out):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _write_records(out, records):
+def write_records(out, records):
+    """`<out>/records.jsonl`, the whole file rewritten atomically."""
     from keras_optlab import atomic
 
     atomic.write_text(os.path.join(out, RECORDS_FILE), "".join(
@@ -355,7 +356,7 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
         records.append(record)
         done[key] = record
         mine.append(record)
-        _write_records(out, records)
+        write_records(out, records)
         report.write_tensorboard_run(out, record)
         if progress is not None:
             if record["reached"]:
