@@ -97,24 +97,26 @@ def test_schedules_start_from_or_peak_at_the_optimizers_rate():
 
 
 class _RateAtEpochEnd(keras.callbacks.Callback):
+    """(steps, learning rate) of the optimizer after each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
     def on_train_begin(self, logs=None):
         self.kind = type(self.model.optimizer).__name__
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
         inner = getattr(optimizer, "inner_optimizer", optimizer)
-        rates.append((int(inner.iterations.numpy()),
-                      float(inner.learning_rate)))
-
-
-rates = []
+        self.rates.append((int(inner.iterations.numpy()),
+                           float(inner.learning_rate)))
 
 
 def test_a_schedule_spans_the_trials_budget_and_the_wrapper_trains():
     """Two epochs of 5 steps (160 samples, batch 32) that never reach the
     target: after the first epoch the cosine is at half the rate, after
     the last at 0; the wrapped candidate trains its wrapper."""
-    rates.clear()
     workload = toy(max_epochs=2, target=2.0)
     assert run.budget_steps(workload, 5) == 10
     callback = _RateAtEpochEnd()
@@ -123,7 +125,7 @@ def test_a_schedule_spans_the_trials_budget_and_the_wrapper_trains():
                              callbacks=[callback])
     assert callback.kind == "Lookahead"
     assert record["epochs"] == 2 and not record["reached"]
-    (first_steps, first), (last_steps, last) = rates
+    (first_steps, first), (last_steps, last) = callback.rates
     assert (first_steps, last_steps) == (5, 10)
     assert first == pytest.approx(0.01, rel=1e-5)
     assert last == pytest.approx(0.0, abs=1e-9)
