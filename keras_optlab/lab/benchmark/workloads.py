@@ -385,8 +385,6 @@ def from_recipe(recipe, target):
         ValueError: the recipe, its data or the target cannot make a
             workload (one line naming the field and the value).
     """
-    import keras
-
     from keras_optlab.tuning import recipes
 
     if not isinstance(recipe, recipes.Recipe):
@@ -400,16 +398,14 @@ def from_recipe(recipe, target):
             f"{recipe.path or recipe.name}: a benchmark scores each trial's "
             "model once on a held-out test set, and this recipe's data have "
             "none: set `data.test_split` (or give the file x_test and "
-            "y_test). Received: data.test_split=None")
+            f"y_test). Received: data.test_split={recipe.test_split!r}")
     arrays = Data(data.x_train, data.y_train, data.x_val, data.y_val,
                   data.x_test, data.y_test)
     build_model = recipe.model_builder(data)
     recipes.check_model_fits(recipe, build_model)
     metric = recipe.objective.removeprefix("val_")
     workload = Workload(
-        recipe.name, lambda: arrays, build_model,
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metric, recipe.direction, target, max_epochs=recipe.epochs,
+        recipe.name, lambda: arrays, build_model, _cross_entropy(), metric, recipe.direction, target, max_epochs=recipe.epochs,
         batch_size=recipe.middle_batch_size,
         quick={"max_epochs": min(RECIPE_QUICK_EPOCHS, recipe.epochs)},
         description=f"recipe {recipe.name!r}: {recipe.model} on "
