@@ -26,6 +26,14 @@ from keras_optlab import cli
     (["--recipe", "quick", "--target", "x"], "--target=.x."),
     (["--recipe", "nosuch", "--target", "0.9"],
      "Recipe file not found. Received: recipe='nosuch'"),
+    (["--processes", "0"], "--processes wants an integer .*Received: "
+                           "--processes=.0."),
+    (["--processes", "2", "--chief"], "leave out --chief and --worker. "
+                                      "Received: --processes='2'"),
+    (["--worker", "a/b"], "without 'chief'. Received: --worker='a/b'"),
+    (["--worker", "chief_1"], "Received: --worker='chief_1'"),
+    (["--chief", "--oracle", "host:0"], "--oracle must be HOST:PORT.*"
+                                        "Received: --oracle='host:0'"),
 ])
 def test_bad_arguments_are_one_line_before_any_file(tmp_path, capsys,
                                                     arguments, message):

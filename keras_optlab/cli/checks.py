@@ -9,6 +9,7 @@ free of Keras and its backends.
 
 import math
 import os
+import re
 
 from keras_optlab.intervals import in_interval
 
@@ -86,3 +87,41 @@ def check_numbers(option, text, **bounds):
             raise UsageError(f"{error} (one of comma-separated values "
                              f"{text!r})") from None
     return values
+
+
+_WORKER_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def add_role_arguments(parser, work):
+    """--chief, --worker ID and --oracle HOST:PORT: one job in several
+    processes through Keras Tuner's chief/worker oracle; `work` names what
+    the workers do ("trials", "benchmark trials")."""
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true",
+                      help=f"serve the oracle that hands out the {work} to "
+                           "--worker processes")
+    role.add_argument("--worker", metavar="ID",
+                      help=f"run {work} for the chief at --oracle; ID names "
+                           "this worker (unique per process; letters, "
+                           "digits, '_', '.', '-')")
+    parser.add_argument("--oracle", metavar="HOST:PORT",
+                        default="127.0.0.1:8000",
+                        help="the chief's address (default 127.0.0.1:8000)")
+
+
+def check_oracle(args):
+    """--oracle as (host, port) when --chief or --worker is given, and the
+    worker's ID (it names files: letters, digits, `_`, `.`, `-`, without
+    "chief", Keras Tuner's name for the chief); None otherwise."""
+    if not (args.chief or args.worker is not None):
+        return None
+    host, _, port = args.oracle.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError("--oracle must be HOST:PORT with PORT in 1..65535. "
+                         f"Received: --oracle={args.oracle!r}")
+    if args.worker is not None and ("chief" in args.worker or
+                                    not _WORKER_ID.match(args.worker)):
+        raise UsageError("A worker ID is letters, digits, '_', '.' and '-', "
+                         f"without 'chief'. Received: --worker="
+                         f"{args.worker!r}")
+    return host, port

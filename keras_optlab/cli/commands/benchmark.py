@@ -1,6 +1,16 @@
-"""`optlab benchmark`: AlgoPerf's method on workloads a laptop can run."""
+"""`optlab benchmark`: AlgoPerf's method on workloads a laptop can run.
+
+Its trials can run in several processes: `--processes N` on this machine,
+or across machines a chief (`--chief --oracle HOST:PORT`) and workers
+(`--worker ID --oracle HOST:PORT`), each started with the same plan and
+`--out` (see keras_optlab.lab.benchmark.distributed).
+"""
+
+import sys
 
 from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import add_role_arguments
+from keras_optlab.cli.checks import check_oracle
 from keras_optlab.cli.checks import check_number
 from keras_optlab.cli.checks import check_output_directory
 
@@ -60,6 +70,11 @@ def add_arguments(parser):
                              "one TensorBoard run per trial (tensorboard/); "
                              "a rerun with "
                              "the same --out resumes (default: %(default)s)")
+    parser.add_argument(
+        "--processes", default="1", metavar="N",
+        help="train the trials in N worker processes on this machine, "
+             "handed out by a chief in this one (default: 1, no workers)")
+    add_role_arguments(parser, "benchmark trials")
 
 
 def _names(option, text):
@@ -89,6 +104,13 @@ def check(args):
     trials = check_number("--trials", args.trials, low=1, integer=True)
     studies = check_number("--studies", args.studies, low=1, integer=True)
     seed = check_number("--seed", args.seed, low=0, integer=True)
+    processes = check_number("--processes", args.processes, low=1,
+                             high=1024, integer=True)
+    if processes > 1 and (args.chief or args.worker is not None):
+        raise UsageError("--processes starts its own chief and workers on "
+                         "this machine; leave out --chief and --worker. "
+                         f"Received: --processes={args.processes!r}")
+    check_oracle(args)
     if args.ruleset == "self" and trials != 1:
         raise UsageError("--trials applies to --ruleset external; the "
                          "self-tuning ruleset runs one trial per study. "
@@ -150,20 +172,79 @@ def check(args):
         elif "out=" in message:
             message = message.replace("out=", "--out=")
         raise UsageError(message) from None
-    return names, optimizers, trials, studies, seed
+    return names, optimizers, trials, studies, seed, processes
+
+
+def worker_command(args):
+    """`command(worker, address)`: the argv of a worker process of this
+    benchmark, for `distributed.run_in_processes`."""
+
+    def command(worker, address):
+        argv = [sys.executable, "-m", "keras_optlab.cli"]
+        if getattr(args, "verbose", False):
+            argv.append("--verbose")
+        argv += [NAME, "--ruleset", args.ruleset, "--trials",
+                 str(args.trials), "--studies", str(args.studies), "--seed",
+                 str(args.seed), "--out", args.out]
+        for option, value in (("--workloads", args.workloads),
+                              ("--recipe", args.recipe),
+                              ("--target", args.target),
+                              ("--optimizers", args.optimizers)):
+            if value is not None:
+                argv += [option, str(value)]
+        if args.quick:
+            argv.append("--quick")
+        return argv + ["--worker", worker, "--oracle", address]
+
+    return command
 
 
 def run(args):
     import os
 
+    from keras_optlab.lab.benchmark import distributed
     from keras_optlab.lab.benchmark import report
     from keras_optlab.lab.benchmark import run as run_module
 
-    names, optimizers, trials, studies, seed = check(args)
-    records = run_module.run_benchmark(
-        names, optimizers, ruleset=args.ruleset, trials=trials,
-        studies=studies, quick=args.quick, out=args.out, seed=seed,
-        progress=lambda line: print(line, flush=True))
+    names, optimizers, trials, studies, seed, processes = check(args)
+
+    def say(line):
+        print(line, flush=True)
+
+    plan = dict(ruleset=args.ruleset, trials=trials, studies=studies,
+                quick=args.quick, out=args.out, seed=seed)
+    if args.chief or args.worker is not None or processes > 1:
+        benchmark = run_module.Benchmark(names, optimizers, **plan)
+    if args.worker is not None:
+        host, port = check_oracle(args)
+        mine = distributed.run_worker(benchmark, host, port, args.worker,
+                                      progress=say)
+        say(f"worker {args.worker} done: {len(mine)} trials; the chief "
+            "writes the report")
+        return 0
+    if args.chief:
+        host, port = check_oracle(args)
+        failed = distributed.run_chief(benchmark, host, port, progress=say)
+        run_module.merge_records(args.out)
+        benchmark = run_module.Benchmark(names, optimizers, **plan)
+        missing = len(benchmark.pending())
+        if missing:
+            say(f"{missing} trials have no record in {args.out}"
+                + (f" ({len(failed)} failed on a worker)" if failed else "")
+                + ": rerun to train them (workers elsewhere: copy their "
+                "records-<ID>.jsonl here first)")
+            return 1
+        records = benchmark.records()
+    elif processes > 1:
+        try:
+            records = distributed.run_in_processes(
+                benchmark, processes, worker_command(args), progress=say)
+        except RuntimeError as error:
+            say(str(error))
+            return 1
+    else:
+        records = run_module.run_benchmark(names, optimizers, **plan,
+                                           progress=say)
     result = report.write(records, args.out)
     print(report.markdown(result))
     print(f"wrote {os.path.join(args.out, 'report.md')}, report.json, "

@@ -15,6 +15,8 @@ import os
 import pathlib
 
 from keras_optlab.cli.checks import UsageError
+from keras_optlab.cli.checks import add_role_arguments
+from keras_optlab.cli.checks import check_oracle
 from keras_optlab.cli.checks import check_number
 from keras_optlab.cli.checks import check_output_directory
 
@@ -89,30 +91,7 @@ def add_arguments(parser):
     parser.add_argument("--no-pruning", action="store_true",
                         help="run every trial to its end (early stopping "
                              "still applies)")
-    role = parser.add_mutually_exclusive_group()
-    role.add_argument("--chief", action="store_true",
-                      help="serve the search's oracle for --worker processes")
-    role.add_argument("--worker", metavar="ID",
-                      help="run trials for the chief at --oracle; ID names "
-                           "this worker (unique per process)")
-    parser.add_argument("--oracle", metavar="HOST:PORT",
-                        default="127.0.0.1:8000",
-                        help="the chief's address (default 127.0.0.1:8000)")
-
-
-def check_oracle(args):
-    """--oracle as (host, port) when --chief or --worker is given."""
-    if not (args.chief or args.worker is not None):
-        return None
-    host, _, port = args.oracle.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError("--oracle must be HOST:PORT with PORT in 1..65535. "
-                         f"Received: --oracle={args.oracle!r}")
-    if args.worker is not None and ("chief" in args.worker
-                                    or not args.worker.strip()):
-        raise UsageError("A worker ID must be non-empty and may not contain "
-                         f"'chief'. Received: --worker={args.worker!r}")
-    return host, port
+    add_role_arguments(parser, "trials")
 
 
 def set_distributed_environment(args):

@@ -339,6 +339,7 @@ def write_tensorboard_run(out, record):
     into place when complete, so TensorBoard never shows a half-written
     run, and a run killed while writing is written again by the next run
     (the records are the source of truth; this is a view of them)."""
+    import contextlib
     import json
     import shutil
 
@@ -371,4 +372,6 @@ def write_tensorboard_run(out, record):
     writer.close()
     os.makedirs(os.path.dirname(final), exist_ok=True)
     os.replace(partial, final)
+    with contextlib.suppress(OSError):  # other processes' runs in progress
+        os.rmdir(os.path.dirname(partial))
     return final

@@ -39,7 +39,11 @@ Records: one JSON object per finished trial, one per line in
 (`keras_optlab.atomic`) after each trial, so a kill leaves the previous
 file or the new one. A rerun with the same `out` skips every trial whose
 key `(workload, optimizer, ruleset, quick, study, trial)` is there, so a
-killed run resumes without repeating finished trials.
+killed run resumes without repeating finished trials. A run in several
+processes (`distributed`) has each worker write its own
+`records-<worker>.jsonl` beside it; every reader takes them all
+(`collect_records`) and the next run in one process merges them into
+`records.jsonl` (`merge_records`).
 """
 
 import json
@@ -259,22 +263,63 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
     }
 
 
-def load_records(out):
-    """The records of `<out>/records.jsonl` (empty when there is none)."""
-    path = os.path.join(out, RECORDS_FILE)
+def read_records_file(path):
+    """The records of one JSON-lines file (empty when there is none)."""
     if not os.path.isfile(path):
         return []
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def write_records(out, records):
-    """`<out>/records.jsonl`, the whole file rewritten atomically."""
+def load_records(out):
+    """The records of `<out>/records.jsonl` (empty when there is none)."""
+    return read_records_file(os.path.join(out, RECORDS_FILE))
+
+
+def write_records(out, records, name=RECORDS_FILE):
+    """`<out>/records.jsonl` (or another file `name` there), the whole file
+    rewritten atomically."""
     from keras_optlab import atomic
 
-    atomic.write_text(os.path.join(out, RECORDS_FILE), "".join(
+    atomic.write_text(os.path.join(out, name), "".join(
         json.dumps(r, sort_keys=True, allow_nan=False) + "\n"
         for r in records))
+
+
+def shard_name(worker):
+    """The file of a worker's own records, `records-<worker>.jsonl`: each
+    process writes only its own, so no two processes write one file."""
+    return f"records-{worker}.jsonl"
+
+
+def _shards(out):
+    if not os.path.isdir(out):
+        return []
+    return sorted(n for n in os.listdir(out)
+                  if n.startswith("records-") and n.endswith(".jsonl"))
+
+
+def collect_records(out):
+    """Every finished trial in `out`: `records.jsonl` and the workers'
+    `records-<worker>.jsonl` (see `distributed`), each key once (the
+    first found)."""
+    found = {}
+    for name in [RECORDS_FILE] + _shards(out):
+        for record in read_records_file(os.path.join(out, name)):
+            found.setdefault(record_key(record), record)
+    return list(found.values())
+
+
+def merge_records(out):
+    """Moves the workers' records into `records.jsonl`: the merged file is
+    written (atomically) before any worker file is removed, so a kill
+    in between leaves every record in at least one file."""
+    shards = _shards(out)
+    if not shards:
+        return
+    write_records(out, collect_records(out))
+    for name in shards:
+        os.remove(os.path.join(out, name))
 
 
 def plan(workloads, optimizers, ruleset="self", trials=1, studies=1):
@@ -306,10 +351,86 @@ def check_resume(records, out, workloads, optimizers, ruleset, trials,
                 f"workloads, or use another folder. Received: out={out!r}")
 
 
+def describe(record):
+    """A trial's result in a few words, for progress lines."""
+    if record["reached"]:
+        what = (f"target in {record['time_to_target']:.2f} s, "
+                f"{record['steps_to_target']} steps")
+    elif record["diverged"]:
+        what = "diverged"
+    else:
+        what = "did not reach the target"
+    return (f"{record['workload']} {record['optimizer']} study "
+            f"{record['study']} trial {record['trial']}: {what} (best "
+            f"{record['best_validation']})")
+
+
+class Benchmark:
+    """One benchmark: its plan checked, every workload's data loaded and
+    budget checked, and the trials already finished in `out` read; nothing
+    is trained or written until `train` (the arguments are
+    `run_benchmark`'s).
+
+    `entries` is the plan (`plan`); a trial is named by its index in it,
+    which is all a worker process needs to be told (`distributed`).
+    """
+
+    def __init__(self, workloads, optimizers, ruleset="self", trials=1,
+                 studies=1, quick=False, out="optlab_benchmark", seed=0):
+        self.workloads = [workloads_module.get(w, quick=quick)
+                          for w in workloads]
+        self.optimizers = list(optimizers)
+        check_plan(self.workloads, self.optimizers, ruleset, trials,
+                   studies)
+        self.ruleset, self.quick, self.out, self.seed = (
+            ruleset, bool(quick), out, seed)
+        records = collect_records(out)
+        check_resume(records, out, self.workloads, self.optimizers,
+                     ruleset, trials, studies, quick, seed)
+        self.done = {record_key(r): r for r in records}
+        self.entries = plan(self.workloads, self.optimizers, ruleset,
+                            trials, studies)
+        # Every workload's data is loaded and its budget checked before the
+        # first trial trains.
+        self.data = {}
+        for workload in self.workloads:
+            self.data[workload.name] = workload.data()
+            workload.check_budget(self.data[workload.name])
+
+    def key(self, index):
+        workload, optimizer, study, trial = self.entries[index]
+        return (workload.name, optimizer, self.ruleset, self.quick, study,
+                trial)
+
+    def pending(self):
+        """The indices of the trials not finished yet, in plan order."""
+        return [i for i in range(len(self.entries))
+                if self.key(i) not in self.done]
+
+    def train(self, index, callbacks=None):
+        """Trains trial `index` and returns its record (not written)."""
+        workload, optimizer, study, trial = self.entries[index]
+        arguments = draw_arguments(optimizer, self.ruleset, study, trial,
+                                   self.seed)
+        measured = train_trial(ruleset_budget(workload, self.ruleset),
+                               optimizer, arguments,
+                               trial_seed(self.seed, study, trial),
+                               self.data[workload.name], callbacks)
+        record = dict(zip(KEY_FIELDS, self.key(index)), **measured)
+        self.done[self.key(index)] = record
+        return record
+
+    def records(self):
+        """The finished records of this plan, in plan order."""
+        return [self.done[self.key(i)] for i in range(len(self.entries))
+                if self.key(i) in self.done]
+
+
 def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
                   studies=1, quick=False, out="optlab_benchmark", seed=0,
                   progress=print, callbacks=None):
-    """Runs (or resumes) a benchmark; returns every record of this plan.
+    """Runs (or resumes) a benchmark in this process; returns every record
+    of this plan (`distributed` runs one in several processes).
 
     Args:
         workloads: names of bundled workloads or `Workload` objects.
@@ -323,50 +444,24 @@ def run_benchmark(workloads, optimizers, ruleset="self", trials=1,
         progress: called with one line per trial (None: silent).
         callbacks: Keras callbacks given to every trial's `fit`.
     """
-    workloads = [workloads_module.get(w, quick=quick) for w in workloads]
-    optimizers = list(optimizers)
-    check_plan(workloads, optimizers, ruleset, trials, studies)
-    records = load_records(out)
-    check_resume(records, out, workloads, optimizers, ruleset, trials,
-                 studies, quick, seed)
-    done = {record_key(r): r for r in records}
-    todo = plan(workloads, optimizers, ruleset, trials, studies)
-    # Every workload's data is loaded and its budget checked before the
-    # first trial trains.
-    data = {}
-    for workload in workloads:
-        data[workload.name] = workload.data()
-        workload.check_budget(data[workload.name])
+    benchmark = Benchmark(workloads, optimizers, ruleset, trials, studies,
+                          quick, out, seed)
     os.makedirs(out, exist_ok=True)
-    mine = []
-    for number, (workload, optimizer, study, trial) in enumerate(todo, 1):
-        key = (workload.name, optimizer, ruleset, bool(quick), study, trial)
-        if key in done:
+    merge_records(out)
+    records = load_records(out)
+    pending = set(benchmark.pending())
+    for index in range(len(benchmark.entries)):
+        if index not in pending:
             # A run killed after its record and before its TensorBoard run
             # gets the run now.
-            report.write_tensorboard_run(out, done[key])
-            mine.append(done[key])
+            report.write_tensorboard_run(out, benchmark.done[
+                benchmark.key(index)])
             continue
-        arguments = draw_arguments(optimizer, ruleset, study, trial, seed)
-        measured = train_trial(ruleset_budget(workload, ruleset),
-                               optimizer, arguments,
-                               trial_seed(seed, study, trial),
-                               data[workload.name], callbacks)
-        record = dict(zip(KEY_FIELDS, key), **measured)
+        record = benchmark.train(index, callbacks)
         records.append(record)
-        done[key] = record
-        mine.append(record)
         write_records(out, records)
         report.write_tensorboard_run(out, record)
         if progress is not None:
-            if record["reached"]:
-                what = (f"target in {record['time_to_target']:.2f} s, "
-                        f"{record['steps_to_target']} steps")
-            elif record["diverged"]:
-                what = "diverged"
-            else:
-                what = "did not reach the target"
-            progress(f"[{number}/{len(todo)}] {workload.name} {optimizer} "
-                     f"study {study} trial {trial}: {what} (best "
-                     f"{record['best_validation']})")
-    return mine
+            progress(f"[{index + 1}/{len(benchmark.entries)}] "
+                     f"{describe(record)}")
+    return benchmark.records()
