@@ -387,3 +387,32 @@ def test_a_loss_workload_logs_its_validation_loss_once(tmp_path):
                                                        record))
     assert [s for s, _ in scalars["validation/loss"]] == [
         p[0] for p in record["curve"]]
+
+
+def test_schedule_free_trials_are_validated_at_x():
+    """The record's validation values are the model's at x (the paper's
+    evaluation point), read by a callback at the end of each epoch, not
+    at y, where the variables are while training."""
+    import keras
+
+    from keras_optlab.training.schedule_free import schedule_free_evaluation
+
+    data = toy_data()
+    seen = {"x": [], "y": []}
+
+    class Both(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            def loss():
+                return self.model.evaluate(data.x_val, data.y_val,
+                                           batch_size=256, verbose=0,
+                                           return_dict=True)["loss"]
+            with schedule_free_evaluation(self.model):
+                seen["x"].append(loss())
+            seen["y"].append(loss())
+
+    record = run.train_trial(toy(max_epochs=3, target=1.01),
+                             "schedule_free_sgd", {"learning_rate": 0.5},
+                             data=data, callbacks=[Both()])
+    validation_losses = [point[4] for point in record["curve"]]
+    np.testing.assert_allclose(validation_losses, seen["x"], rtol=1e-6)
+    assert not np.allclose(validation_losses, seen["y"], rtol=1e-3)

@@ -9,7 +9,8 @@ target or at the budget, or when the training loss stops being finite
 tracing included); evaluation is not, as in AlgoPerf. The test value is
 read once, on the model the trial ends with (None where the data have no
 test set: `optlab compare`'s trials, on a workload without a target,
-which therefore train their whole budget).
+which therefore train their whole budget). Schedule-Free optimizers are
+validated and tested at x, their evaluation point (`evaluation_point`).
 
 Rulesets (AlgoPerf's two):
 
@@ -46,6 +47,7 @@ processes (`distributed`) has each worker write its own
 `records.jsonl` (`merge_records`).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -184,6 +186,29 @@ def _metric_key(workload, logs):
     return others[0] if others else "loss"
 
 
+@contextlib.contextmanager
+def evaluation_point(model, data, batch_size):
+    """Where a trial's model is validated and tested. A Schedule-Free
+    optimizer of ours trains the model at y and is evaluated at x, the point
+    its paper evaluates (`keras_optlab.training.schedule_free`; batch-norm
+    statistics recomputed at x on the training batches); any other model at
+    its weights. `keras:ScheduleFreeAdamW` offers no way to x, so it is
+    evaluated at y, as a Keras user's `evaluate` after `fit` is."""
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    if not hasattr(optimizer, "evaluation_point"):
+        yield
+        return
+    from keras_optlab.training.schedule_free import schedule_free_evaluation
+    from keras_optlab.training.swa import _batch_norm_layers
+
+    batches = None
+    if _batch_norm_layers(model):
+        batches = [data.x_train[i:i + batch_size]
+                   for i in range(0, len(data.x_train), batch_size)]
+    with schedule_free_evaluation(model, batches):
+        yield
+
+
 def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
                 callbacks=None):
     """Trains one trial and returns its record's measured fields (see the
@@ -202,8 +227,13 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
                   metrics=[] if workload.metric == "loss"
                   else [workload.metric])
     batch = workload.batch_size
-    initial = model.evaluate(data.x_val, data.y_val, batch_size=256,
-                             verbose=0, return_dict=True)
+
+    def evaluate(x, y):
+        with evaluation_point(model, data, batch):
+            return model.evaluate(x, y, batch_size=256, verbose=0,
+                                  return_dict=True)
+
+    initial = evaluate(data.x_val, data.y_val)
     key = _metric_key(workload, initial)
     curve, steps, seconds, epochs = [], 0, 0.0, 0
     best, reached, diverged = None, None, False
@@ -217,8 +247,7 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
         epochs += 1
         steps += per_epoch
         train_loss = float(history.history["loss"][-1])
-        logs = model.evaluate(data.x_val, data.y_val, batch_size=256,
-                              verbose=0, return_dict=True)
+        logs = evaluate(data.x_val, data.y_val)
         value = float(logs[key])
         curve.append([steps, round(seconds, 4), _finite(value),
                       _finite(train_loss), _finite(logs["loss"])])
@@ -234,9 +263,7 @@ def train_trial(workload, optimizer, arguments=None, seed=0, data=None,
                 workload.max_steps is not None and
                 steps >= workload.max_steps):
             break
-    test = ({} if data.x_test is None else
-            model.evaluate(data.x_test, data.y_test, batch_size=256,
-                           verbose=0, return_dict=True))
+    test = {} if data.x_test is None else evaluate(data.x_test, data.y_test)
     return {
         "hyperparameters": arguments,
         "max_epochs": workload.max_epochs,
