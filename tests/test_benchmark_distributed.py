@@ -67,31 +67,93 @@ def test_records_of_workers_are_collected_once_and_merged(tmp_path):
     assert run.load_records(out) == [a, b, c]
 
 
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _in_thread(function, *args, **kwargs):
+    import threading
+
+    result = {}
+
+    def target():
+        try:
+            result["value"] = function(*args, **kwargs)
+        except BaseException as error:  # shown by the test that joins
+            result["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, result
+
+
 def test_a_worker_trains_what_a_single_process_trains(tmp_path):
-    """Chief and worker in this process, talking over Keras Tuner's gRPC
-    service on 127.0.0.1: the worker's records are a single run's, in its
-    own file; what `out` already held is not handed out again."""
+    """A chief (in a thread) and a worker in this process, talking over
+    Keras Tuner's gRPC service on 127.0.0.1: the worker's records are a
+    single run's, in its own file; what `out` already held is not handed
+    out again; the chief returns once the worker has been told to stop."""
     out = str(tmp_path / "shared")
     single = run.run_benchmark([toy()], OPTIMIZERS, out=str(tmp_path / "one"),
                                progress=None)
     # The first trial is already done in the shared folder.
     os.makedirs(out)
     run.write_records(out, single[:1])
-    benchmark = run.Benchmark([toy()], OPTIMIZERS, out=out)
-    assert benchmark.pending() == [1, 2]
-    oracle = distributed.PlanOracle(benchmark.pending(), out)
+    chief_benchmark = run.Benchmark([toy()], OPTIMIZERS, out=out)
+    assert chief_benchmark.pending() == [1, 2]
+    port = _free_port()
+    said = []
+    chief, result = _in_thread(distributed.run_chief, chief_benchmark,
+                               "127.0.0.1", port, progress=said.append,
+                               poll_seconds=0.05)
     lines = []
-    with distributed.serving(oracle, "127.0.0.1", 0) as port:
-        mine = distributed.run_worker(benchmark, "127.0.0.1", port, "w1",
-                                      progress=lines.append)
-    assert oracle.finished() and oracle.failed() == []
+    mine = distributed.run_worker(run.Benchmark([toy()], OPTIMIZERS, out=out),
+                                  "127.0.0.1", port, "w1",
+                                  progress=lines.append)
+    chief.join(timeout=30)
+    assert not chief.is_alive()
+    assert result == {"value": []}  # no trial failed
+    assert said == [f"chief: serving 2 of 3 trials at 127.0.0.1:{port}; "
+                    "workers train them"]
     assert [r["optimizer"] for r in mine] == OPTIMIZERS[1:]
-    assert [line.split("]")[0] for line in lines] == ["[2/3", "[3/3"]
+    assert lines[0] == f"worker w1: asking the chief at 127.0.0.1:{port} " \
+                       "for trials"
+    assert [line.split("]")[0] for line in lines[1:]] == ["[2/3", "[3/3"]
     shard = run.read_records_file(os.path.join(out, run.shard_name("w1")))
     assert shard == mine
     assert "KERASTUNER_ORACLE_IP" not in os.environ
     assert [_without_times(r) for r in run.collect_records(out)] == \
         [_without_times(r) for r in single]
+
+
+def test_optlab_chief_and_worker_commands_write_the_report(tmp_path,
+                                                            capsys):
+    """`optlab benchmark --chief` and `--worker` (the chief's command in a
+    thread): the worker trains, the chief merges the records and writes the
+    report."""
+    from keras_optlab import cli
+
+    out = tmp_path / "out"
+    port = _free_port()
+    common = ["benchmark", "--quick", "--workloads", "digits_mlp",
+              "--optimizers", "adam,momentum", "--out", str(out),
+              "--oracle", f"127.0.0.1:{port}"]
+    chief, result = _in_thread(cli.main, common + ["--chief"])
+    assert cli.main(common + ["--worker", "w1"]) == 0
+    chief.join(timeout=60)
+    assert result == {"value": 0}
+    printed = capsys.readouterr().out
+    assert f"chief: serving 2 of 2 trials at 127.0.0.1:{port}" in printed
+    assert "worker w1 done: 2 trials" in printed
+    assert sorted(os.listdir(out)) == sorted([
+        "curves.png", "profiles.png", "records.jsonl", "report.json",
+        "report.md", "tensorboard", distributed.ORACLE_DIR])
+    assert [r["optimizer"] for r in run.load_records(str(out))] == \
+        ["adam", "momentum"]
+    assert "### digits_mlp" in (out / "report.md").read_text()
 
 
 def test_a_trial_that_raises_is_reported_failed_and_raised(tmp_path):

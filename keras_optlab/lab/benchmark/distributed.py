@@ -185,6 +185,9 @@ def run_worker(benchmark, host, port, worker, progress=print,
                       KERASTUNER_ORACLE_PORT=str(port),
                       KERASTUNER_TUNER_ID=worker):
         client = OracleClient(None)
+    if progress is not None:
+        progress(f"worker {worker}: asking the chief at {host}:{port} for "
+                 "trials")
     name = run_module.shard_name(worker)
     records = run_module.read_records_file(os.path.join(benchmark.out, name))
     mine = []
@@ -197,22 +200,24 @@ def run_worker(benchmark, host, port, worker, progress=print,
             time.sleep(0.2)
             continue
         index = int(trial.hyperparameters.get(INDEX))
-        try:
-            record = benchmark.done.get(benchmark.key(index)) or \
-                benchmark.train(index, callbacks)
-        except BaseException:
-            trial.status = "FAILED"
-            trial.message = traceback.format_exc()
-            client.end_trial(trial)
-            raise
-        if record not in records:
+        # (Done already when another process's record appeared since the
+        # chief read `out`: reported, not trained again.)
+        record = benchmark.done.get(benchmark.key(index))
+        if record is None:
+            try:
+                record = benchmark.train(index, callbacks)
+            except BaseException:
+                trial.status = "FAILED"
+                trial.message = traceback.format_exc()
+                client.end_trial(trial)
+                raise
             records.append(record)
             run_module.write_records(benchmark.out, records, name)
             report.write_tensorboard_run(benchmark.out, record)
-        mine.append(record)
-        if progress is not None:
-            progress(f"[{index + 1}/{len(benchmark.entries)}] "
-                     f"{run_module.describe(record)}")
+            mine.append(record)
+            if progress is not None:
+                progress(f"[{index + 1}/{len(benchmark.entries)}] "
+                         f"{run_module.describe(record)}")
         client.update_trial(trial.trial_id,
                             {"reached": float(record["reached"])})
         trial.status = "COMPLETED"
