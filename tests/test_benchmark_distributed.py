@@ -249,6 +249,13 @@ def test_processes_killed_mid_run_resume_to_a_single_runs_records(tmp_path):
         "report.md", "tensorboard", distributed.ORACLE_DIR])
     records = run.load_records(str(out))
     assert len(records) == 6
+    # Nothing left: no worker is started.
+    third = subprocess.run(command, cwd=ROOT, env=environment,
+                           capture_output=True, text=True, timeout=400)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr
+    assert "chief: all 6 trials have their record" in third.stdout
+    assert "[local" not in third.stdout
+    assert run.load_records(str(out)) == records
     assert all(record in records for record in before)  # kept as they were
     single = run.run_benchmark(["digits_mlp", "diabetes"],
                                ["adam", "momentum", "rmsprop"], quick=True,
