@@ -97,8 +97,8 @@ def main(argv=None):
         return 2
     except OSError as error:
         # A file the command reads or writes (permissions, a full disk).
-        where = f" {error.filename!r}" if error.filename else ""
-        print(_one_line(f"optlab {args.command}: error:{where}: "
+        where = f" {error.filename!r}:" if error.filename else ""
+        print(_one_line(f"optlab {args.command}: error:{where} "
                         f"{error.strerror or error}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

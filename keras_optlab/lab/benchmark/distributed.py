@@ -142,9 +142,9 @@ def run_chief(benchmark, host, port, progress=print, poll_seconds=0.5):
     until `PlanOracle.finished`; returns the plan indices that failed on a
     worker (empty when all went well)."""
     say = progress or (lambda line: None)
-    os.makedirs(benchmark.out, exist_ok=True)
     oracle = PlanOracle(benchmark.pending(), benchmark.out)
     with serving(oracle, host, port) as bound:
+        os.makedirs(benchmark.out, exist_ok=True)
         say(f"chief: serving {len(oracle.indices)} of "
             f"{len(benchmark.entries)} trials at {host}:{bound}; workers "
             "train them")
