@@ -226,7 +226,7 @@ def run(args):
         host, port = check_oracle(args)
         failed = distributed.run_chief(benchmark, host, port, progress=say)
         run_module.merge_records(args.out)
-        benchmark = run_module.Benchmark(names, optimizers, **plan)
+        benchmark.read_records()
         missing = len(benchmark.pending())
         if missing:
             say(f"{missing} trials have no record in {args.out}"

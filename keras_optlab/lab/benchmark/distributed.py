@@ -301,8 +301,7 @@ def run_in_processes(benchmark, processes, worker_command, progress=print):
         for thread in relays:
             thread.join()
     run_module.merge_records(benchmark.out)
-    benchmark.done = {run_module.record_key(r): r
-                      for r in run_module.collect_records(benchmark.out)}
+    benchmark.read_records()
     failed = {w: p.returncode for w, p in workers.items() if p.returncode}
     if failed:
         raise RuntimeError(

@@ -411,10 +411,9 @@ class Benchmark:
                    studies)
         self.ruleset, self.quick, self.out, self.seed = (
             ruleset, bool(quick), out, seed)
-        records = collect_records(out)
-        check_resume(records, out, self.workloads, self.optimizers,
-                     ruleset, trials, studies, quick, seed)
-        self.done = {record_key(r): r for r in records}
+        check_resume(collect_records(out), out, self.workloads,
+                     self.optimizers, ruleset, trials, studies, quick, seed)
+        self.read_records()
         self.entries = plan(self.workloads, self.optimizers, ruleset,
                             trials, studies)
         # Every workload's data is loaded and its budget checked before the
@@ -423,6 +422,11 @@ class Benchmark:
         for workload in self.workloads:
             self.data[workload.name] = workload.data()
             workload.check_budget(self.data[workload.name])
+
+    def read_records(self):
+        """Reads the finished trials in `out` again (other processes'
+        included)."""
+        self.done = {record_key(r): r for r in collect_records(self.out)}
 
     def key(self, index):
         workload, optimizer, study, trial = self.entries[index]
