@@ -416,3 +416,17 @@ def test_schedule_free_trials_are_validated_at_x():
     validation_losses = [point[4] for point in record["curve"]]
     np.testing.assert_allclose(validation_losses, seen["x"], rtol=1e-6)
     assert not np.allclose(validation_losses, seen["y"], rtol=1e-3)
+
+
+def test_pictures_name_the_best_ten_and_grey_the_rest():
+    names = [f"o{i}" for i in range(13)]
+    styles = report._styles(names)
+    assert [styles[n]["color"] for n in names[:10]] == \
+        [f"C{i}" for i in range(10)]
+    assert all("label" not in styles[n] for n in names[:10])
+    assert [styles[n]["label"] for n in names[10:]] == [
+        "3 others", None, None]
+    assert {styles[n]["color"] for n in names[10:]} == {"0.7"}
+    assert report._styles(names[:4]) == {
+        n: {"color": f"C{i}", "linewidth": 1.5, "zorder": 3}
+        for i, n in enumerate(names[:4])}

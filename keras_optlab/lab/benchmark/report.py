@@ -201,6 +201,29 @@ def markdown(report):
     return "\n".join(lines)
 
 
+#: Candidates drawn in colour and named in a picture's legend, the best
+#: first; the others are thin grey lines, so a run of fifty stays legible.
+NAMED_IN_PICTURES = 10
+
+
+def _styles(names):
+    """`(keyword arguments for plot, name)` per name, in the given order
+    (best first): colours and labels for the first `NAMED_IN_PICTURES`,
+    grey for the rest, labelled once as "N others"."""
+    others = len(names) - NAMED_IN_PICTURES
+    styles = {}
+    for number, name in enumerate(names):
+        if number < NAMED_IN_PICTURES:
+            styles[name] = {"color": f"C{number}", "linewidth": 1.5,
+                            "zorder": 3}
+        else:
+            styles[name] = {"color": "0.7", "linewidth": 0.8, "zorder": 1,
+                            "label": (f"{others} others"
+                                      if number == NAMED_IN_PICTURES
+                                      else None)}
+    return styles
+
+
 def plot_profiles(report, path):
     """The performance profiles (on time) as a PNG, written atomically."""
     import matplotlib
@@ -213,19 +236,23 @@ def plot_profiles(report, path):
     rows = [Row(**r) for r in report["rows"]]
     ratios = profiles.performance_ratios(_table_of(rows, "time_to_target"))
     r_max = report["r_max"]
-    figure, axis = plt.subplots(figsize=(6.5, 4.0))
-    for submission, row in ratios.items():
-        points = profiles.profile_steps(row, r_max)
+    ranked = sorted(ratios, key=lambda name: -report["scores"][name])
+    styles = _styles(ranked)
+    figure, axis = plt.subplots(figsize=(8.5, 4.5))
+    for submission in ranked:
+        points = profiles.profile_steps(ratios[submission], r_max)
         taus = [p[0] for p in points] + [r_max]
         rhos = [p[1] for p in points] + [points[-1][1]]
-        axis.step(taus, rhos, where="post",
-                  label=f"{submission} ({report['scores'][submission]:.2f})")
+        style = dict(styles[submission])
+        style.setdefault("label", f"{submission} "
+                                  f"({report['scores'][submission]:.2f})")
+        axis.step(taus, rhos, where="post", **style)
     axis.set_xlim(1.0, r_max)
     axis.set_ylim(-0.02, 1.02)
     axis.set_xlabel("tau (time to target / fastest time)")
     axis.set_ylabel("fraction of workloads within tau")
     axis.set_title("Performance profiles (score in brackets)")
-    axis.legend(fontsize="small", loc="lower right")
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.tight_layout()
     atomic.write_atomically(path, figure.savefig)
     plt.close(figure)
@@ -244,6 +271,15 @@ def best_so_far(record):
         seconds.append(elapsed)
         values.append(math.nan if best is None else best)
     return seconds, values
+
+
+def _worse_first(record):
+    """A sort key on which the better best validation value comes first
+    (no value last)."""
+    value = record["best_validation"]
+    if value is None:
+        return math.inf
+    return -value if record["direction"] == "max" else value
 
 
 def plot_curves(records, path):
@@ -275,10 +311,15 @@ def plot_curves(records, path):
                                 figsize=(4.2 * columns, 3.2 * lines))
     for axis, name in zip(axes.flat, names):
         target = None
-        for (workload, optimizer), record in chosen.items():
-            if workload != name:
-                continue
-            axis.plot(*best_so_far(record), label=optimizer)
+        ranked = sorted(
+            (r for (w, _), r in chosen.items() if w == name),
+            key=lambda r: (not r["reached"], r["time_to_target"] or 0.0,
+                           _worse_first(r)))
+        styles = _styles([r["optimizer"] for r in ranked])
+        for record in ranked:
+            style = dict(styles[record["optimizer"]])
+            style.setdefault("label", record["optimizer"])
+            axis.plot(*best_so_far(record), **style)
             target = record["target"]
             axis.set_ylabel(f"best validation {record['metric']}")
         if target is not None:
