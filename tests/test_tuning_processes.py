@@ -50,16 +50,12 @@ def start(args, env=None, stderr=subprocess.STDOUT, **kwargs):
 
 
 def records(project):
-    folder = os.path.join(project, "epoch_records")
-    found = {}
-    for name in os.listdir(folder) if os.path.isdir(folder) else []:
-        try:
-            with open(os.path.join(folder, name)) as f:
-                record = json.load(f)
-        except ValueError:
-            continue
-        found[record["trial_id"]] = record
-    return found
+    # The pruner's own reader: it skips the hidden temporary file a process
+    # killed mid-write leaves (`.trial_2.tmp<pid>.json`, a stale "running"
+    # record), which a plain listing read as the trial's.
+    from keras_optlab.tuning.pruning import read_records
+
+    return read_records(os.path.join(project, "epoch_records"))
 
 
 def trials(project):

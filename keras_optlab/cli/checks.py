@@ -9,7 +9,6 @@ free of Keras and its backends.
 
 import math
 import os
-import re
 
 from keras_optlab.intervals import in_interval
 
@@ -89,8 +88,6 @@ def check_numbers(option, text, **bounds):
     return values
 
 
-_WORKER_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
-
 
 def add_role_arguments(parser, work):
     """--chief, --worker ID and --oracle HOST:PORT: one job in several
@@ -111,17 +108,21 @@ def add_role_arguments(parser, work):
 
 def check_oracle(args):
     """--oracle as (host, port) when --chief or --worker is given, and the
-    worker's ID (it names files: letters, digits, `_`, `.`, `-`, without
-    "chief", Keras Tuner's name for the chief); None otherwise."""
+    worker's ID (`distributed.check_worker`: it names files); None
+    otherwise."""
     if not (args.chief or args.worker is not None):
         return None
     host, _, port = args.oracle.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError("--oracle must be HOST:PORT with PORT in 1..65535. "
                          f"Received: --oracle={args.oracle!r}")
-    if args.worker is not None and ("chief" in args.worker or
-                                    not _WORKER_ID.match(args.worker)):
-        raise UsageError("A worker ID is letters, digits, '_', '.' and '-', "
-                         f"without 'chief'. Received: --worker="
-                         f"{args.worker!r}")
+    if args.worker is not None:
+        # Imported here: this module stays free of Keras for --help.
+        from keras_optlab.lab.benchmark.distributed import check_worker
+
+        try:
+            check_worker(args.worker)
+        except ValueError as error:
+            raise UsageError(str(error).replace(
+                "Received: worker=", "Received: --worker=")) from None
     return host, port

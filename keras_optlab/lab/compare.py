@@ -328,8 +328,8 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0,
     todo = [(name, float(lr)) for name, grid in grids.items() for lr in grid]
     runs = []
     for number, (name, lr) in enumerate(todo, 1):
-        key = (name, lr, epochs, batch_size, seed, problem_name)
-        record = done.get(key)
+        record = done.get(_run_key(name, lr, epochs, batch_size, seed,
+                                   problem_name))
         resumed = record is not None
         if not resumed:
             keras.utils.clear_session()
@@ -360,10 +360,15 @@ def train_all(problem, grids, epochs, batch_size, log_dir=None, seed=0,
     return best, runs
 
 
+def _run_key(optimizer, learning_rate, epochs, batch_size, seed, problem):
+    """What makes two compare runs the same run."""
+    return (optimizer, learning_rate, epochs, batch_size, seed, problem)
+
+
 def _record_key(record):
-    return (record.get("optimizer"), record.get("learning_rate"),
-            record.get("max_epochs"), record.get("batch_size"),
-            record.get("seed"), record.get("problem"))
+    return _run_key(record.get("optimizer"), record.get("learning_rate"),
+                    record.get("max_epochs"), record.get("batch_size"),
+                    record.get("seed"), record.get("problem"))
 
 
 def write_tensorboard_run(log_dir, run):

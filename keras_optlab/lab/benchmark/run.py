@@ -411,9 +411,9 @@ class Benchmark:
                    studies)
         self.ruleset, self.quick, self.out, self.seed = (
             ruleset, bool(quick), out, seed)
-        check_resume(collect_records(out), out, self.workloads,
-                     self.optimizers, ruleset, trials, studies, quick, seed)
         self.read_records()
+        check_resume(list(self.done.values()), out, self.workloads,
+                     self.optimizers, ruleset, trials, studies, quick, seed)
         self.entries = plan(self.workloads, self.optimizers, ruleset,
                             trials, studies)
         # Every workload's data is loaded and its budget checked before the

@@ -405,7 +405,8 @@ def from_recipe(recipe, target):
     recipes.check_model_fits(recipe, build_model)
     metric = recipe.objective.removeprefix("val_")
     workload = Workload(
-        recipe.name, lambda: arrays, build_model, _cross_entropy(), metric, recipe.direction, target, max_epochs=recipe.epochs,
+        recipe.name, lambda: arrays, build_model, _cross_entropy(), metric,
+        recipe.direction, target, max_epochs=recipe.epochs,
         batch_size=recipe.middle_batch_size,
         quick={"max_epochs": min(RECIPE_QUICK_EPOCHS, recipe.epochs)},
         description=f"recipe {recipe.name!r}: {recipe.model} on "
