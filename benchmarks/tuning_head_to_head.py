@@ -92,9 +92,10 @@ def load_recipe(quick):
 def run_optlab(recipe, data, seed, directory, tuner="random"):
     from keras_optlab.tuning.search import run_search
 
+    # The search alone is timed: no baseline at defaults after it.
     run_search(recipe, tuner=tuner, max_trials=TRIAL_LIMIT, seed=seed,
                directory=str(directory), overwrite=True, progress=None,
-               data=data)
+               data=data, baseline=False)
 
 
 def adam_model(hp, input_shape, num_classes):

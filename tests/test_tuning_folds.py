@@ -138,7 +138,8 @@ def test_search_never_sees_the_test_set_which_scores_the_best_model(
     result = run_search(recipe, directory=str(tmp_path / "runs"),
                         progress=None, data=data)
     test_rows = rows_of(data.x_test)
-    assert len(seen) == 4 and len(test_rows) == 200
+    # Two trials, then each of the two optimizers at its defaults.
+    assert len(seen) == 4 + 4 and len(test_rows) == 200
     for x in seen:
         assert not rows_of(x) & test_rows
     best = result.best
@@ -166,13 +167,19 @@ def test_cross_validated_search_end_to_end(tmp_path, capsys, seen):
     out = capsys.readouterr().out
     assert status == 0, out
     assert "cross-validation: 3 folds of 587 samples" in out
-    assert out.count("  fold 3 of 3: val_accuracy=") == 2
+    lines = out.splitlines()
+    # Each trial's folds, then each optimizer's at its defaults.
+    assert sum(line.startswith("  fold 3 of 3: val_accuracy=")
+               for line in lines) == 2
+    assert sum(line.startswith("at defaults:   fold 3 of 3: val_accuracy=")
+               for line in lines) == 2
     assert " over 3 folds" in out
     assert "test set (held out, used once): test_accuracy=" in out
 
     data = recipes.load_recipe(path).load_data()
     pool = np.concatenate([data.x_train, data.x_val])
-    assert len(seen) == 2 * 3 * 2  # trials x folds x (train, validation)
+    # (trials + the two optimizers at defaults) x folds x (train, validation)
+    assert len(seen) == (2 + 2) * 3 * 2
     test_rows = rows_of(data.x_test)
     for x in seen:
         assert not rows_of(x) & test_rows
@@ -250,8 +257,9 @@ def test_resume_inside_a_trials_folds(tmp_path, monkeypatch, seen):
                        data="folds = 3")
     recipe = recipes.load_recipe(path)
     data = recipe.load_data()
+    # The search's own resume is the subject: no baseline after it.
     whole = run_search(recipe, directory=str(tmp_path / "whole"),
-                       progress=None, data=data)
+                       progress=None, data=data, baseline=False)
     assert len(seen) == 12
 
     build = search_module.build_callbacks
@@ -260,11 +268,11 @@ def test_resume_inside_a_trials_folds(tmp_path, monkeypatch, seen):
                         lambda *a: build(*a) + [Interrupt(at=6)])
     with pytest.raises(KeyboardInterrupt):
         run_search(recipe, directory=str(tmp_path / "cut"), progress=None,
-                   data=data)
+                   data=data, baseline=False)
     monkeypatch.setattr(search_module, "build_callbacks", build)
     before = len(seen)
     resumed = run_search(recipe, directory=str(tmp_path / "cut"),
-                         progress=None, data=data)
+                         progress=None, data=data, baseline=False)
     # Only trial 1's third fold was trained again (train + validation).
     assert len(seen) - before == 2
     assert [r["trial"] for r in resumed.rows] == ["0", "1"]

@@ -73,7 +73,9 @@ def test_resume_after_sigkill_mid_trial(tmp_path):
     recipe = tmp_path / "proc.toml"
     recipe.write_text(RECIPE.format(trials=4, epochs=30))
     project = str(tmp_path / "runs" / "proc")
-    args = [str(recipe), "--directory", str(tmp_path / "runs")]
+    # The search's resume is the subject: no baseline after it.
+    args = [str(recipe), "--directory", str(tmp_path / "runs"),
+            "--no-baseline"]
     first = start(args)
     deadline = time.time() + 240
     # Kill once trial 2 (the third) has trained at least one epoch.
@@ -119,6 +121,8 @@ OUR_LINES = re.compile(
     r"  fold \d+ of \d+: .*|retraining trial .*|"
     r"trial \d+ of \d+(: | done in ).*|worker done in .*|search took .*|"
     r"results in .*:|  \w+\.(json|csv|keras)|"
+    r"(best )?at defaults: .*|each optimizer at its defaults:|"
+    r"the search is .*|"
     r" trial  optimizer .*|[ *]\d+  .*|")
 # What TensorFlow's C++ side writes to stderr at start-up, before Python
 # can configure it (absl's "before InitializeLog" lines); not ours, not from
@@ -170,6 +174,7 @@ def test_chief_and_two_workers(tmp_path):
     assert all("worker done" in out for out in outputs)
     assert "chief: serving the oracle" in chief_out
     assert "best: trial" in chief_out
+    assert "at defaults: the baseline is not run by a chief" in chief_out
 
     project = os.path.join(directory, "proc")
     found = trials(project)

@@ -44,10 +44,22 @@ def test_imagenet_style_searches_epsilon_up_to_one():
     assert recipe.model == "conv"
 
 
-def test_digits_is_the_default_and_valid():
+def test_digits_is_valid():
     recipe = recipes.load_recipe(RECIPES / "digits.toml")
     assert recipe.dataset == "digits" and recipe.objective == "val_accuracy"
     assert recipe.tuner in ("random", "bayesian")
+
+
+def test_the_main_job_cross_validates_mnist1d_and_weighs_the_defaults():
+    from keras_optlab.cli.commands import tune
+
+    path = tune.find_recipe(None)
+    assert pathlib.Path(path).name == "mnist1d_mlp.toml"
+    recipe = recipes.load_recipe(path)
+    assert recipe.dataset == "mnist1d" and recipe.model == "mlp"
+    assert recipe.model_options == {"units": (100, 100)}
+    assert recipe.folds == 3 and recipe.baseline
+    assert recipe.objective == "val_accuracy"
 
 
 def test_defaults_and_overrides(tmp_path):
@@ -103,6 +115,8 @@ BAD = [
     ('[search]\ntuner = "random"\ninitial_points = 4\n',
      '`search.initial_points` applies only to tuner = "bayesian"',
      "search.initial_points=4"),
+    ('[search]\nbaseline = "yes"\n', "`search.baseline` must be true or "
+     "false", 'search.baseline="yes"'),
     ('[model]\nkind = "transformer"\n', "`model.kind`",
      'model.kind="transformer"'),
     ('[pruning]\nn_startup_trials = 0\n', "`pruning.n_startup_trials`",

@@ -36,12 +36,16 @@ def test_optlab_tune_quick_end_to_end(tmp_path, capsys):
     assert "trial 1 of 4" in out and "trial 4 of 4 done" in out
     assert "best so far val_accuracy=" in out
     assert "best: trial " in out
+    # Then each of the three optimizers at its defaults, and the verdict.
+    assert "at defaults: trial 3 of 3 done" in out
+    assert "each optimizer at its defaults:" in out
+    assert "best at defaults: " in out and "the search is " in out
 
     results = runs / "quick" / "results"
     # Written through temporary files, none left behind.
     assert sorted(os.listdir(results)) == [
-        "best_hyperparameters.json", "best_model.keras", "trials.csv",
-        "trials.json"]
+        "best_hyperparameters.json", "best_model.keras", "comparison.json",
+        "trials.csv", "trials.json"]
     with open(results / "trials.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["trial"] for r in rows] == ["0", "1", "2", "3"]
@@ -133,9 +137,45 @@ def test_pruning_stops_a_clearly_worse_trial_never_the_first(tmp_path):
     assert set(calls) == {0.0}
     records = os.listdir(os.path.join(result.project_dir, "epoch_records"))
     assert sorted(records) == ["trial_0.json", "trial_1.json"]
+    # The baseline builds the user's model too, never pruned.
+    assert [r["optimizer"] for r in result.defaults.rows] == [
+        "adam", "gradient_descent"]
+    assert not any(r["pruned"] for r in result.defaults.rows)
 
     unpruned = run_search(recipe, directory=str(tmp_path / "off"),
                           build_model=build_model, pruning=False,
-                          progress=None)
+                          progress=None, baseline=False)
     assert [r["epochs_run"] for r in unpruned.rows] == [4, 4]
     assert not any(r["pruned"] for r in unpruned.rows)
+
+
+def test_an_interrupted_grid_search_finishes_its_grid(tmp_path):
+    """Keras Tuner's grid oracle, reloaded, started no new trial and ended
+    the search with its grid unfinished (tuners.restore_grid_order); now
+    the rerun trains the missing points, each once."""
+    recipe = recipes.recipe_from_dict({
+        "data": {"dataset": "digits", "max_samples": 200},
+        "model": {"kind": "mlp", "units": [4]},
+        "search": {"tuner": "grid", "max_trials": 10, "epochs": 1, "seed": 2,
+                   "baseline": False},
+        "space": {"optimizers": ["adam", "momentum"], "conditional": [],
+                  "batch_sizes": [32, 64], "dropout": 0.0,
+                  "learning_rate": {"adam": [0.01, 0.01],
+                                    "momentum": [0.1, 0.1]}},
+        "pruning": {"enabled": False},
+    })
+
+    def interrupt_after_two(line):
+        if line.startswith("trial 2 of 10 done"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(recipe, directory=str(tmp_path), progress=interrupt_after_two)
+    lines = []
+    result = run_search(recipe, directory=str(tmp_path), progress=lines.append)
+    assert sorted((r["optimizer"], r["batch_size"]) for r in result.rows) == [
+        ("adam", 32), ("adam", 64), ("momentum", 32), ("momentum", 64)]
+    assert all(r["status"] == "COMPLETED" for r in result.rows)
+    started = [line for line in lines
+               if line.startswith("trial ") and " done in " not in line]
+    assert len(started) == 2, lines

@@ -45,6 +45,8 @@ The fields (all optional except where said; see tuning/digits.toml):
     initial_points = 8              # bayesian: random trials before the
                                     # Gaussian process (Keras Tuner's
                                     # default is 3 per hyperparameter)
+    baseline = true                 # then each optimizer at its defaults
+                                    # (keras_optlab/tuning/baseline.py)
 
     [space]
     optimizers = ["momentum", "adam"]   # registry names, or keras:<name>
@@ -103,7 +105,7 @@ FIELDS = {
     "data.synthetic": {"samples", "image_size", "num_classes", "noise"},
     "model": {"kind", "units", "filters", "dense_units"},
     "search": {"tuner", "max_trials", "epochs", "objective", "direction",
-               "seed", "initial_points"},
+               "seed", "initial_points", "baseline"},
     "space": {"optimizers", "batch_sizes", "dropout", "conditional"}
     | set(RANGE_KINDS),
     "early_stopping": {"enabled", "patience"},
@@ -134,6 +136,7 @@ class Recipe:
     direction: str = "max"
     seed: int = 1
     initial_points: int = None
+    baseline: bool = True
     space: space_module.SearchSpace = None
     early_stopping: bool = True
     patience: int = 3
@@ -521,7 +524,9 @@ def recipe_from_dict(document, path="<recipe>"):
         max_samples=max_samples, synthetic=synthetic, model=kind,
         model_options=model_options, tuner=tuner, max_trials=max_trials,
         epochs=epochs, objective=objective, direction=direction, seed=seed,
-        initial_points=initial_points, space=space,
+        initial_points=initial_points,
+        baseline=check.boolean(search, "search", "baseline", True),
+        space=space,
         early_stopping=check.boolean(stopping, "early_stopping", "enabled",
                                      True),
         patience=check.integer(stopping, "early_stopping", "patience", 3, 1),

@@ -10,6 +10,7 @@ import keras_tuner as kt
 import numpy as np
 
 from keras_optlab import atomic
+from keras_optlab.tuning import baseline as baseline_module
 from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning import results as results_module
 from keras_optlab.tuning import space as space_module
@@ -33,6 +34,11 @@ class SearchResult:
         paths: the result files by kind.
         tensorboard_dir: per-trial TensorBoard logs.
         seconds: the wall time of the search.
+        tuner: the Keras Tuner tuner.
+        defaults: the baseline's own `SearchResult` (each optimizer at its
+            defaults, `keras_optlab.tuning.baseline`), or `None` where it
+            did not run.
+        comparison: `baseline.compare`'s dict, or `None`.
     """
 
     role: str
@@ -43,6 +49,8 @@ class SearchResult:
     tensorboard_dir: str
     seconds: float
     tuner: object = None
+    defaults: object = None
+    comparison: dict = None
 
 
 def distributed_role():
@@ -120,7 +128,7 @@ def retrain_best(hypermodel, hp, epochs, x, y, seed):
 
 def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                overwrite=False, seed=None, pruning=None, build_model=None,
-               progress=print, data=None, folds=None):
+               progress=print, data=None, folds=None, baseline=None):
     """Runs (or resumes) the search a recipe describes.
 
     Args:
@@ -140,6 +148,13 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
             together (see `keras_optlab.tuning.folds`); the best
             configuration is then retrained on all of it for the epochs its
             folds chose, and that model is the one saved and tested.
+        baseline: `True`/`False` overrides the recipe's `[search]
+            baseline`: after the search, each optimizer of the space at its
+            defaults, trained as a trial is (`keras_optlab.tuning.
+            baseline`), in `<project>/defaults`, and the best configuration
+            compared with the best of them (`results/comparison.json`). A
+            distributed search's chief skips it: rerun the command in one
+            process to add it.
 
     The dataset's test set, if it has one, never reaches a trial: it scores
     the best model once, after the search (`best["test"]`).
@@ -222,9 +237,29 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                 hypermodel,
                 search_tuner.oracle.get_trial(best["trial"]).hyperparameters,
                 best["epochs_chosen"], x_all, y_all, seed)
+    results_dir = os.path.join(project_dir, "results")
     rows, best, paths = results_module.write_results(
-        search_tuner, recipe.space, os.path.join(project_dir, "results"),
-        best_model=best_model,
+        search_tuner, recipe.space, results_dir, best_model=best_model,
         test_data=(data.x_test, data.y_test) if data.has_test else None)
+    defaults = comparison = None
+    if (recipe.baseline if baseline is None else baseline) and best:
+        if role == "chief":
+            say("at defaults: the baseline is not run by a chief; run the "
+                "same command in one process to add it")
+        else:
+            say(f"at defaults: each of the {len(recipe.space.optimizers)} "
+                "optimizers at its defaults, trained as a trial")
+            defaults = run_search(
+                baseline_module.defaults_recipe(recipe, folds),
+                directory=project_dir, seed=seed, build_model=build_model,
+                progress=progress and (lambda line: say(
+                    f"at defaults: {line}")), data=data)
+            if defaults.best:
+                comparison = baseline_module.compare(
+                    best, defaults.best, recipe.direction)
+                paths["comparison"] = atomic.write_json(
+                    os.path.join(results_dir, "comparison.json"),
+                    comparison, indent=2)
     return SearchResult(role, project_dir, rows, best, paths, tensorboard_dir,
-                        time.perf_counter() - start, search_tuner)
+                        time.perf_counter() - start, search_tuner, defaults,
+                        comparison)

@@ -8,6 +8,7 @@ builds one.
 
 import builtins
 import copy
+import functools
 import json
 import os
 import sys
@@ -195,6 +196,7 @@ class OptlabTunerMixin:
         if self._is_worker():
             return
         requeue_interrupted_trials(self.oracle)
+        restore_grid_order(self.oracle)
 
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
@@ -273,6 +275,32 @@ def requeue_interrupted_trials(oracle):
             queue.remove(trial_id)
             if trial_id not in oracle.end_order:
                 oracle.end_order.append(trial_id)
+
+
+def restore_grid_order(oracle):
+    """Lets a reloaded grid search go on where it stopped.
+
+    Keras Tuner's `GridSearchOracle` (1.4.8) finds the next point of the
+    grid from two things it does not save: the tried points in grid order,
+    and the trials whose successor is still to be found. Reloaded, it has
+    neither, starts no new trial and ends the search with the grid
+    unfinished. Both are rebuilt here from the stored trials (private
+    attributes, unchanged since Keras Tuner 1.1); each tried point is then
+    passed over by the oracle's own check, so none is trained twice.
+    """
+    if not isinstance(oracle, kt.oracles.GridSearchOracle) or \
+            not oracle.trials:
+        return
+
+    def grid_order(a, b):
+        return oracle._compare(oracle.trials[a].hyperparameters.values,
+                               oracle.trials[b].hyperparameters.values)
+
+    tried = sorted(oracle.trials, key=functools.cmp_to_key(grid_order))
+    oracle._ordered_ids = type(oracle._ordered_ids)()
+    for trial_id in tried:
+        oracle._ordered_ids.insert(trial_id)
+    oracle._populate_next = list(tried)
 
 
 class RandomSearch(OptlabTunerMixin, kt.RandomSearch):

@@ -1,6 +1,6 @@
 """`optlab tune`: search optimizer, learning rate, batch size and dropout.
 
-With no recipe it runs tuning/digits.toml. A recipe is a TOML file, or the
+With no recipe it runs tuning/mnist1d_mlp.toml (the main job). A recipe is a TOML file, or the
 name of one in the recipes folder (`optlab tune quick`).
 
 Several processes, on one machine or several sharing the directory, can run
@@ -22,9 +22,9 @@ from keras_optlab.cli.checks import check_output_directory
 
 NAME = "tune"
 HELP = ("Search optimizer, learning rate, batch size and dropout with Keras "
-        "Tuner (default recipe: tuning/digits.toml).")
+        "Tuner (default recipe: tuning/mnist1d_mlp.toml).")
 
-DEFAULT_RECIPE = "digits"
+DEFAULT_RECIPE = "mnist1d_mlp"
 TUNER_CHOICES = ("random", "bayesian", "hyperband", "grid")
 
 
@@ -71,7 +71,8 @@ def add_arguments(parser):
     parser.add_argument(
         "recipe", nargs="?", default=None, metavar="RECIPE",
         help="a recipe .toml file or the name of a bundled one (digits, "
-             "imagenet_style, mnist1d, quick); default: digits")
+             "imagenet_style, mnist1d, mnist1d_mlp, quick); default: "
+             "mnist1d_mlp")
     parser.add_argument("--tuner", choices=TUNER_CHOICES,
                         help="override the recipe's tuner")
     parser.add_argument("--max-trials", type=int, metavar="N",
@@ -91,6 +92,10 @@ def add_arguments(parser):
     parser.add_argument("--no-pruning", action="store_true",
                         help="run every trial to its end (early stopping "
                              "still applies)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip training each optimizer at its defaults "
+                             "after the search (the recipe's [search] "
+                             "baseline)")
     add_role_arguments(parser, "trials")
 
 
@@ -155,7 +160,8 @@ def run(args):
             directory=args.directory, overwrite=args.overwrite,
             seed=args.seed, pruning=False if args.no_pruning else None,
             progress=lambda line: print(line, flush=True), data=data,
-            folds=getattr(args, "folds", None))
+            folds=getattr(args, "folds", None),
+            baseline=False if getattr(args, "no_baseline", False) else None)
     except search_module.FoldsMismatch as error:
         raise UsageError(str(error)) from None
     if result.role == "worker":
@@ -187,10 +193,20 @@ def run(args):
         print(f"test set (held out, used once): {name}="
               f"{best['test_value']:.4f} beside {best['objective']}="
               f"{best['value']:.4f}")
+    if result.comparison:
+        from keras_optlab.tuning import baseline
+
+        print()
+        print("each optimizer at its defaults:")
+        print(results.format_table(result.defaults.rows, recipe.objective,
+                                   result.defaults.best["trial"]))
+        print()
+        for line in baseline.describe(result.comparison):
+            print(line)
     print(f"search took {result.seconds:.1f} s")
     print(f"results in {os.path.dirname(result.paths['trials_csv'])}:")
     for key in ("best_hyperparameters", "trials_csv", "trials_json",
-                "best_model"):
+                "best_model", "comparison"):
         if key in result.paths:
             print(f"  {os.path.basename(result.paths[key])}")
     print(f"TensorBoard: tensorboard --logdir {result.tensorboard_dir}")
