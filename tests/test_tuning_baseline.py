@@ -176,3 +176,27 @@ def test_no_baseline_when_switched_off(tmp_path):
     assert result.defaults is None and result.comparison is None
     assert "comparison" not in result.paths
     assert np.isfinite(result.best["value"])
+
+
+def test_a_models_own_hyperparameters_stay_at_their_defaults(tmp_path):
+    """A `build_model` may declare hyperparameters of its own: the search
+    tunes them, the baseline keeps their defaults (one trial per
+    optimizer, not a grid over the model's choices)."""
+    import keras
+
+    path = tiny_recipe(tmp_path, name="own", samples=120, trials=2, epochs=1)
+    recipe = recipes.load_recipe(path)
+
+    def build_model(hp, dropout_rate):
+        units = hp.Choice("units", [4, 8, 16])
+        return keras.Sequential([keras.Input((8, 8, 1)),
+                                 keras.layers.Flatten(),
+                                 keras.layers.Dense(units, activation="relu"),
+                                 keras.layers.Dense(10)])
+
+    result = run_search(recipe, directory=str(tmp_path / "runs"),
+                        progress=None, build_model=build_model)
+    assert all("units" in row for row in result.rows)
+    rows = result.defaults.rows
+    assert [row["optimizer"] for row in rows] == ["adam", "momentum"]
+    assert [row["units"] for row in rows] == [4, 4]

@@ -128,7 +128,8 @@ def retrain_best(hypermodel, hp, epochs, x, y, seed):
 
 def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                overwrite=False, seed=None, pruning=None, build_model=None,
-               progress=print, data=None, folds=None, baseline=None):
+               progress=print, data=None, folds=None, baseline=None,
+               tune_model_hyperparameters=True):
     """Runs (or resumes) the search a recipe describes.
 
     Args:
@@ -155,6 +156,9 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
             compared with the best of them (`results/comparison.json`). A
             distributed search's chief skips it: rerun the command in one
             process to add it.
+        tune_model_hyperparameters: `False` keeps the hyperparameters a
+            `build_model` declares at their defaults, searching only the
+            recipe's space (the baseline runs so: one trial per optimizer).
 
     The dataset's test set, if it has one, never reaches a trial: it scores
     the best model once, after the search (`best["test"]`).
@@ -193,6 +197,12 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     options = {}
     if kind == "bayesian" and recipe.initial_points:
         options["num_initial_points"] = recipe.initial_points
+    if not tune_model_hyperparameters:
+        # Only the space is searched; what `build_model` declares keeps its
+        # default (Keras Tuner's `tune_new_entries=False`).
+        declared = kt.HyperParameters()
+        recipe.space.declare(declared)
+        options.update(hyperparameters=declared, tune_new_entries=False)
     search_tuner = make_tuner(
         kind, hypermodel,
         objective=kt.Objective(recipe.objective, recipe.direction),
@@ -253,7 +263,8 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                 baseline_module.defaults_recipe(recipe, folds),
                 directory=project_dir, seed=seed, build_model=build_model,
                 progress=progress and (lambda line: say(
-                    f"at defaults: {line}")), data=data)
+                    f"at defaults: {line}")), data=data,
+                tune_model_hyperparameters=False)
             if defaults.best:
                 comparison = baseline_module.compare(
                     best, defaults.best, recipe.direction)
