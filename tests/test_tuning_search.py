@@ -170,7 +170,8 @@ def test_an_interrupted_grid_search_finishes_its_grid(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_search(recipe, directory=str(tmp_path), progress=interrupt_after_two)
+        run_search(recipe, directory=str(tmp_path),
+                   progress=interrupt_after_two)
     lines = []
     result = run_search(recipe, directory=str(tmp_path), progress=lines.append)
     assert sorted((r["optimizer"], r["batch_size"]) for r in result.rows) == [

@@ -1,7 +1,7 @@
 """`optlab tune`: search optimizer, learning rate, batch size and dropout.
 
-With no recipe it runs tuning/mnist1d_mlp.toml (the main job). A recipe is a TOML file, or the
-name of one in the recipes folder (`optlab tune quick`).
+With no recipe it runs tuning/mnist1d_mlp.toml (the main job). A recipe is a
+TOML file, or the name of one in the recipes folder (`optlab tune quick`).
 
 Several processes, on one machine or several sharing the directory, can run
 one search: start `optlab tune RECIPE --chief --oracle HOST:PORT` once and
