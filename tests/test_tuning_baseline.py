@@ -56,18 +56,21 @@ def summary(value, std=None, test=None):
     return found
 
 
-@pytest.mark.parametrize("direction, best, at_defaults, gain", [
-    ("max", 0.95, 0.92, 0.03),
-    ("max", 0.90, 0.92, -0.02),
-    ("min", 0.30, 0.35, 0.05),
-    ("min", 0.40, 0.35, -0.05),
+@pytest.mark.parametrize("direction, best, at_defaults, gain, words", [
+    ("max", 0.95, 0.92, 0.03, "the search is 0.0300 better"),
+    ("max", 0.90, 0.92, -0.02, "the search is 0.0200 worse"),
+    ("min", 0.30, 0.35, 0.05, "the search is 0.0500 better"),
+    ("min", 0.40, 0.35, -0.05, "the search is 0.0500 worse"),
+    ("max", 0.92, 0.92, 0.0, "the search ties the defaults"),
 ])
 def test_gain_is_positive_where_the_search_is_better(direction, best,
-                                                     at_defaults, gain):
+                                                     at_defaults, gain,
+                                                     words):
     found = baseline.compare(summary(best), summary(at_defaults), direction)
     assert found["gain"] == pytest.approx(gain)
     assert found["spread"] is None and found["beats_spread"] is None
     assert "test_value" not in found
+    assert baseline.describe(found)[1].startswith(words)
 
 
 @pytest.mark.parametrize("stds, spread, beats", [

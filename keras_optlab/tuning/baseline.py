@@ -129,9 +129,12 @@ def describe(comparison):
         verdict = (f"not more than the fold-to-fold spread "
                    f"({comparison['spread']:.4f}): the defaults do as well "
                    "within the noise")
-    better = "better" if gain > 0 else "worse"
-    line = (f"the search is {abs(gain):.4f} {better} on {objective}, "
-            f"{verdict}")
+    if gain == 0:
+        line = f"the search ties the defaults on {objective}, {verdict}"
+    else:
+        better = "better" if gain > 0 else "worse"
+        line = (f"the search is {abs(gain):.4f} {better} on {objective}, "
+                f"{verdict}")
     if "test_value" in comparison:
         line += (f"; on the test set {comparison['test_value']:.4f} against "
                  f"{comparison['defaults_test_value']:.4f} at defaults")
