@@ -539,9 +539,12 @@ TABLE += [
                      "holds it, and holds U = G * row * column factors "
                      "for sum(U^2) (its sums do not take a broadcast "
                      "product in): 290,548 B of temporaries against "
-                     "330,160 B of arguments in the whole step; on "
-                     "TensorFlow, whose sums in blocks take both in, "
-                     "2,036 B (whole step) and 1,608 B (fused update)")),
+                     "330,160 B of arguments in the whole step; "
+                     "TensorFlow holds G^2 of the matrix: 143,868 B in "
+                     "the whole step, 134,216 B in the fused update of a "
+                     "256 x 128 matrix and a vector (summed in blocks, "
+                     "1,608 B, but slower than unfused: "
+                     "benchmarks/RESULTS.md)")),
 ]
 
 # Issue 14 (soap): SOAP.

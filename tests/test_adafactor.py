@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 
-from keras_optlab.engine.xla import blocked_axis_sum
 from keras_optlab.optimizers import Adafactor
 from tests import helpers
 
@@ -62,14 +61,3 @@ def test_factored_step_is_finite_where_the_second_moment_underflows():
     Adafactor().apply([gradient], [variable])
     np.testing.assert_allclose(np.asarray(variable),
                                [[0.99, 1.0], [1.0, 1.0]], rtol=1e-6)
-
-
-@pytest.mark.parametrize("shape, axis", [
-    ((5, 1), -1), ((4, 32), -1), ((3, 33), -1), ((1100, 2), 0),
-    ((2, 70, 3), 1), ((2, 3, 1025), -1)])
-def test_blocked_axis_sum_matches_numpy(shape, axis):
-    x = np.random.default_rng(len(shape)).normal(size=shape)
-    got = blocked_axis_sum(keras.ops.convert_to_tensor(x, dtype="float64"),
-                           axis, keras.ops.convert_to_tensor(True))
-    np.testing.assert_allclose(np.asarray(got), np.sum(x, axis=axis),
-                               rtol=1e-13, atol=1e-13)

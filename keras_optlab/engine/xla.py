@@ -23,8 +23,7 @@ data.
   unchanged, NaN and inf included. An increment of the parameter
   (`assign_add`, `assign_sub`) takes the order on the increment, before
   it is added (`ordered_increment`).
-- `blocked_sum` sums in blocks of `SUM_BLOCK`, `blocked_axis_sum` along
-  one axis.
+- `blocked_sum` sums in blocks of `SUM_BLOCK`.
 - `branch` is `ops.cond`, taken in Python where the predicate is a
   concrete JAX value (an eager step).
 
@@ -117,33 +116,6 @@ def blocked_sum(values, keep_apart):
         sums = ops.sum(ops.reshape(flat, (-1, SUM_BLOCK)), axis=1)
         flat = ops.where(keep_apart, sums, ops.zeros_like(sums))
     return ops.sum(flat)
-
-
-def blocked_axis_sum(values, axis, keep_apart):
-    """The sum of `values` over one `axis` (removed), in blocks of
-    `SUM_BLOCK` along it as `blocked_sum` does over all elements: a
-    reduction over more than 32 elements of an axis would not fuse with the
-    loop making its input either (Adafactor's row and column means of G^2
-    held all of G^2)."""
-    values = ops.convert_to_tensor(values)
-    rank = len(values.shape)
-    axis %= rank
-    for _ in range(2):
-        size = values.shape[axis]
-        if size is None or size <= SUM_BLOCK:
-            break
-        padding = -size % SUM_BLOCK
-        if padding:
-            widths = [(0, 0)] * rank
-            widths[axis] = (0, padding)
-            values = ops.pad(values, widths)
-        shape = tuple(values.shape)
-        blocks = (size + padding) // SUM_BLOCK
-        sums = ops.sum(ops.reshape(
-            values, shape[:axis] + (blocks, SUM_BLOCK) + shape[axis + 1:]),
-            axis=axis + 1)
-        values = ops.where(keep_apart, sums, ops.zeros_like(sums))
-    return ops.sum(values, axis=axis)
 
 
 def _after(value, predecessor, holds):

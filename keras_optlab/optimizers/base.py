@@ -463,12 +463,14 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
 
     def mean_over(self, x, axis):
         """The mean of `x` over one `axis`, which is removed (the row and
-        column means of a factored second moment)."""
+        column means of a factored second moment).
+
+        A plain sum also where XLA compiles the step: summed in blocks, as
+        `_total` does, XLA on CPU would not hold x, but Adafactor's update
+        then took 14 loops per matrix and was slower than the uncompiled
+        one (benchmarks/RESULTS.md); summed whole, it holds x once and is
+        the fastest of the three."""
         size = scalar(float(x.shape[axis]), x.dtype)
-        if self._step_order is not None or xla.tracing_for_xla(
-                self.iterations):
-            return ops.divide(xla.blocked_axis_sum(
-                x, axis, self._true_at_run_time()), size)
         return ops.divide(ops.sum(x, axis=axis), size)
 
     def _total(self, values):
