@@ -144,6 +144,51 @@ def test_incumbent_at_a_budget_and_time_to_an_accuracy(head_to_head):
     assert head_to_head.time_to(curve, 0.9) is None
 
 
+def test_targets_are_judged_at_every_budget(head_to_head):
+    """Hand-computed: each budget reads the incumbents of the same runs."""
+    def run(*points):
+        return {"curve": [{"seconds": s, "value": t, "test": t}
+                          for s, t in points],
+                "trials": [{"seconds": s} for s, _ in points]}
+
+    runs = {"optlab/0": run((20, 0.80), (90, 0.90), (500, 0.95)),
+            "optlab/1": run((50, 0.85), (300, 0.92)),
+            "keras_tuner_adam/0": run((30, 0.82), (250, 0.91)),
+            "keras_tuner_adam/1": run((40, 0.84)),
+            "optuna/0": run((60, 0.90)),
+            "optuna/1": run((70, 0.86), (400, 0.97))}
+    table, targets = head_to_head.summarise(
+        runs, [100, 600], [0, 1], list(head_to_head.CANDIDATES[:2]) +
+        ["optuna"])
+    assert [c["test"] for c in table["optlab/100"]] == [0.90, 0.85]
+    assert [c["test"] for c in table["optlab/600"]] == [0.95, 0.92]
+    assert [(r["budget"], r["seed"], r["keras_tuner_adam_test"],
+             r["optlab_seconds"], r["within_a_third"])
+            for r in targets["optlab_reaches_keras_tuner_adam_in_a_third"]
+            ] == [(100, 0, 0.82, 90, False), (100, 1, 0.84, 50, False),
+                  (600, 0, 0.91, 500, False), (600, 1, 0.84, 50, True)]
+    at_100, at_600 = targets["optlab_as_good_as_optuna"]
+    # 100 s: optlab 0.90, 0.85 (std 0.025); optuna 0.90, 0.86 (0.02).
+    assert at_100["optlab_mean"] == pytest.approx(0.875)
+    assert at_100["optuna_mean"] == pytest.approx(0.88)
+    assert at_100["spread"] == pytest.approx(0.025) and at_100["as_good"]
+    # 600 s: optlab 0.95, 0.92 (0.015); optuna 0.90, 0.97 (0.035).
+    assert at_600["optlab_mean"] == pytest.approx(0.935)
+    assert at_600["spread"] == pytest.approx(0.035) and at_600["as_good"]
+    assert targets["optlab_reaches_paper_cnn_accuracy"] == [
+        {"seed": 0, "seconds": 500}, {"seed": 1, "seconds": None}]
+    runs["optuna/0"] = run((60, 0.99))
+    _, targets = head_to_head.summarise(runs, [100], [0, 1],
+                                        ["optlab", "optuna"])
+    # optlab 0.875 against 0.925 with spread max(0.025, 0.065): as good;
+    # at one seed each the spread is 0 and 0.90 < 0.99 is worse.
+    assert targets["optlab_as_good_as_optuna"][0]["as_good"]
+    _, targets = head_to_head.summarise(runs, [100], [0],
+                                        ["optlab", "optuna"])
+    assert targets["optlab_as_good_as_optuna"][0]["as_good"] is False
+    assert "optlab_reaches_keras_tuner_adam_in_a_third" not in targets
+
+
 def test_bad_budget_is_named(head_to_head, capsys):
     with pytest.raises(SystemExit) as exit_info:
         head_to_head.main(["--budgets", "0", "--candidates", "optlab"])
