@@ -9,25 +9,15 @@ ROWS x 500 float32; medians of interleaved repeats (benchmarks/RESULTS.md).
 
 import argparse
 import os
-import statistics
-import time
+
+from side_by_side import compiled_step
+from side_by_side import interleaved_seconds
+from side_by_side import positive_integer
+from side_by_side import summary
 
 VARIABLES = 20
 COLUMNS = 500
 BLOCK = 32
-
-
-def positive_integer(name):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a positive integer. Received: {text!r}")
-        return value
-    return parse
 
 
 def blocked_axis_sum(values, axis, keep_apart):
@@ -89,12 +79,6 @@ def main():
     shapes = [(arguments.rows, COLUMNS)] * VARIABLES
     rng = np.random.default_rng(0)
 
-    def compiled_step(optimizer, variables):
-        @tf.function(autograph=False)
-        def step(gradients):
-            optimizer.apply(gradients, variables)
-        return step
-
     candidates = []
     for label in ("fused (whole sums)", "fused (blocked sums)", "unfused"):
         # Traced here, so each candidate keeps the form it was traced with.
@@ -112,18 +96,10 @@ def main():
         candidates.append((label, step, gradients))
     owner.mean_over = whole_mean_over
 
-    times = {label: [] for label, _, _ in candidates}
-    for repeat in range(arguments.repeats):
-        shift = repeat % len(candidates)
-        for label, step, gradients in (candidates[shift:]
-                                       + candidates[:shift]):
-            start = time.perf_counter()
-            step(gradients)
-            times[label].append(time.perf_counter() - start)
+    times = interleaved_seconds(candidates, arguments.repeats)
     for label, seconds in times.items():
         print(f"{arguments.rows}x{COLUMNS} x{VARIABLES}  {label:22s} "
-              f"median {1e3 * statistics.median(seconds):7.2f} ms  "
-              f"min {1e3 * min(seconds):7.2f}")
+              f"{summary(seconds)}")
 
 
 if __name__ == "__main__":
