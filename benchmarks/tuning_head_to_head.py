@@ -422,10 +422,18 @@ def summarise(runs, budgets, seeds, candidates):
             _versus(table[f"optlab/{budget}"], table[f"optuna/{budget}"],
                     budget) for budget in budgets]
     if "optlab" in candidates:
-        targets["optlab_reaches_paper_cnn_accuracy"] = [
-            {"seed": seed, "seconds": time_to(
-                runs[f"optlab/{seed}"]["curve"], PAPER_CNN_ACCURACY)}
-            for seed in seeds if f"optlab/{seed}" in runs]
+        # An incumbent may reach the accuracy and later lose its place to a
+        # trial with a higher validation score: the search's answer is the
+        # incumbent at the end, so both are reported.
+        rows = []
+        for seed in seeds:
+            run = runs.get(f"optlab/{seed}")
+            if run:
+                final = at_budget(run["curve"], run["trials"], max(budgets))
+                rows.append({"seed": seed, "seconds": time_to(
+                    run["curve"], PAPER_CNN_ACCURACY),
+                    "final_test": final and final["test"]})
+        targets["optlab_reaches_paper_cnn_accuracy"] = rows
     return table, targets
 
 
@@ -502,7 +510,10 @@ def markdown(report):
             f"- seed {row['seed']}: optlab's incumbent reached the paper's "
             f"CNN accuracy ({PAPER_CNN_ACCURACY}) "
             + (f"at {seconds:.0f} s" if seconds is not None
-               else f"not within {max(report['budgets'])} s"))
+               else f"not within {max(report['budgets'])} s")
+            + ("" if row["final_test"] is None else
+               f"; its answer at {max(report['budgets'])} s tests at "
+               f"{row['final_test']:.3f}"))
     files = report.get("files", ".")
     lines += ["", "Best-so-far test accuracy against time: "
               f"`{files}/head_to_head.png`; every incumbent with its "

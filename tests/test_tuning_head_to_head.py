@@ -176,7 +176,16 @@ def test_targets_are_judged_at_every_budget(head_to_head):
     assert at_600["optlab_mean"] == pytest.approx(0.935)
     assert at_600["spread"] == pytest.approx(0.035) and at_600["as_good"]
     assert targets["optlab_reaches_paper_cnn_accuracy"] == [
-        {"seed": 0, "seconds": 500}, {"seed": 1, "seconds": None}]
+        {"seed": 0, "seconds": 500, "final_test": 0.95},
+        {"seed": 1, "seconds": None, "final_test": 0.92}]
+    # Reached, then replaced by a model that tests lower: both are told.
+    replaced = {"curve": [{"seconds": 90, "value": 0.92, "test": 0.95},
+                          {"seconds": 500, "value": 0.93, "test": 0.93}],
+                "trials": [{"seconds": 90}, {"seconds": 500}]}
+    _, targets = head_to_head.summarise({"optlab/0": replaced}, [100, 600],
+                                        [0], ["optlab"])
+    assert targets["optlab_reaches_paper_cnn_accuracy"] == [
+        {"seed": 0, "seconds": 90, "final_test": 0.93}]
     runs["optuna/0"] = run((60, 0.99))
     _, targets = head_to_head.summarise(runs, [100], [0, 1],
                                         ["optlab", "optuna"])
