@@ -284,17 +284,92 @@ def test_resume_inside_a_trials_folds(tmp_path, monkeypatch, seen):
 
 
 def test_a_search_resumes_only_with_the_folds_it_started_with(tmp_path):
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
     project = str(tmp_path / "p")
-    search_module.check_same_folds(project, 3, has_trials=False)
-    search_module.check_same_folds(project, 3, has_trials=True)
-    with pytest.raises(search_module.FoldsMismatch) as info:
-        search_module.check_same_folds(project, None, has_trials=True)
+
+    def check(where, folds, has_trials, **options):
+        search_module.check_same_settings(
+            where, search_module.trial_settings(recipe, folds, 3),
+            has_trials, **options)
+
+    check(project, 3, has_trials=False)
+    check(project, 3, has_trials=True)
+    with pytest.raises(search_module.SettingsMismatch) as info:
+        check(project, None, has_trials=True)
     assert str(info.value) == (
         f"The search in {project} was started with folds=3; resume it with "
         "the same folds, or start afresh with overwrite (--overwrite). "
         "Received: folds=None")
     # A search started before cross-validation existed had no folds.
     older = str(tmp_path / "older")
-    with pytest.raises(search_module.FoldsMismatch, match="started with "
+    with pytest.raises(search_module.SettingsMismatch, match="started with "
                        "folds=None;.*Received: folds=5$"):
-        search_module.check_same_folds(older, 5, has_trials=True)
+        check(older, 5, has_trials=True)
+    # One that recorded its folds alone, in the file of 0.x: read, then
+    # replaced by the record of every setting.
+    (tmp_path / "folds_only").mkdir()
+    (tmp_path / "folds_only" / "cross_validation.json").write_text(
+        '{"folds": 4}')
+    with pytest.raises(search_module.SettingsMismatch,
+                       match="started with folds=4;.*Received: folds=3$"):
+        check(str(tmp_path / "folds_only"), 3, has_trials=True)
+    check(str(tmp_path / "folds_only"), 4, has_trials=True)
+    assert sorted(p.name for p in (tmp_path / "folds_only").iterdir()) == [
+        "search_settings.json"]
+
+
+def test_a_search_resumes_only_with_the_seed_and_data_it_started_with(
+        tmp_path):
+    """Keras Tuner's reloaded oracle keeps its first seed while the trials'
+    Keras seeds and folds would follow the new one: a resumed search with
+    another seed, data, model or training is refused, naming what
+    differs."""
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
+    project = str(tmp_path / "p")
+    started = search_module.trial_settings(recipe, None, 11)
+    search_module.check_same_settings(project, started, has_trials=False)
+    with open(tmp_path / "p" / "search_settings.json") as f:
+        assert json.load(f) == {
+            "seed": 11, "folds": None, "dataset": "digits",
+            "validation_split": recipe.validation_split,
+            "test_split": recipe.test_split, "max_samples": 240,
+            "model": "mlp", "model_options": {"units": [8]}, "epochs": 2,
+            "objective": "val_accuracy", "direction": "max"}
+    # Tuples come back from JSON as lists and still match.
+    search_module.check_same_settings(
+        project, dict(started, model_options={"units": (8,)}), True)
+    with pytest.raises(search_module.SettingsMismatch) as info:
+        search_module.check_same_settings(
+            project, dict(started, seed=13), has_trials=True)
+    assert str(info.value) == (
+        f"The search in {project} was started with seed=11; resume it with "
+        "the same seed, or start afresh with overwrite (--overwrite). "
+        "Received: seed=13")
+    changed = {"dataset": "mnist1d", "validation_split": 0.3,
+               "test_split": 0.1, "max_samples": 300, "model": "cnn",
+               "model_options": {"units": [16]}, "epochs": 3,
+               "objective": "val_loss", "direction": "min"}
+    for name, value in changed.items():
+        with pytest.raises(search_module.SettingsMismatch,
+                           match=f"started with {name}=.*; resume it with "
+                           f"the same {name}, .* Received: {name}="):
+            search_module.check_same_settings(
+                project, dict(started, **{name: value}), has_trials=True)
+    # Before seeds were recorded: the reloaded oracle's seed is the
+    # search's, except for 0 (Keras Tuner draws one), taken on trust.
+    for seed, oracle_seed, refused in [(13, 11, True), (11, 11, False),
+                                       (0, 8365, False)]:
+        older = tmp_path / f"older_{seed}"
+        older.mkdir()
+        settings = search_module.trial_settings(recipe, None, seed)
+        if refused:
+            with pytest.raises(search_module.SettingsMismatch,
+                               match="started with seed=11;"):
+                search_module.check_same_settings(
+                    str(older), settings, True, oracle_seed)
+            assert list(older.iterdir()) == []
+        else:
+            search_module.check_same_settings(
+                str(older), settings, True, oracle_seed)
+            assert [p.name for p in older.iterdir()] == [
+                "search_settings.json"]

@@ -13,7 +13,9 @@ import tensorflow as tf
 
 from keras_optlab import cli
 from keras_optlab.tuning import recipes
+from keras_optlab.tuning.hypermodel import OptimizerHyperModel
 from keras_optlab.tuning.search import run_search
+from keras_optlab.tuning.tuners import ORACLE_SEED_FOR_ZERO, make_tuner
 
 QUICK = pathlib.Path(__file__).resolve().parents[1] / "tuning" / "quick.toml"
 
@@ -97,6 +99,42 @@ def test_optlab_tune_quick_end_to_end(tmp_path, capsys):
         plugins = [plugin for path in glob.glob(str(root / "events.*"))
                    for _, plugin in event_summaries(path)]
         assert "hparams" in plugins
+
+    # Resumed with another seed: refused in one line before any training
+    # (Keras Tuner's reloaded oracle would keep seed 5 while the trials
+    # took 6), the project untouched.
+    before = sorted(p.name for p in (runs / "quick").iterdir())
+    status = cli.main(["tune", str(QUICK), "--directory", str(runs),
+                       "--max-trials", "5", "--seed", "6"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err == (
+        f"optlab tune: error: The search in {runs / 'quick'} was started "
+        "with seed=5; resume it with the same seed, or start afresh with "
+        "overwrite (--overwrite). Received: seed=6\n")
+    assert "trial 5 of 5" not in captured.out
+    assert sorted(p.name for p in (runs / "quick").iterdir()) == before
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian", "grid"])
+def test_seed_0_draws_the_same_trials_every_time(tmp_path, kind):
+    """Keras Tuner's oracles take a seed of 0 for none and draw a random
+    one; a search of seed 0 must still repeat itself."""
+    recipe = recipes.load_recipe(QUICK)
+    hypermodel = OptimizerHyperModel(
+        recipe.space, model=recipe.model, input_shape=(64,), num_classes=10,
+        model_options=recipe.model_options, epochs=1)
+    drawn = []
+    for attempt in range(2):
+        tuner = make_tuner(
+            kind, hypermodel, objective="val_accuracy", max_trials=3,
+            directory=str(tmp_path / str(attempt)), project_name="p",
+            seed=0, progress=None)
+        assert tuner.oracle.seed == ORACLE_SEED_FOR_ZERO
+        drawn.append([tuner.oracle.create_trial(f"t{k}").hyperparameters
+                      .values for k in range(3)])
+    assert drawn[0] == drawn[1]
+    assert len({json.dumps(v, sort_keys=True) for v in drawn[0]}) > 1
 
 
 def test_pruning_stops_a_clearly_worse_trial_never_the_first(tmp_path):

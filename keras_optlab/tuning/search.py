@@ -89,30 +89,67 @@ def build_callbacks(recipe, tensorboard_dir, pruning):
     return callbacks
 
 
-FOLDS_FILE = "cross_validation.json"
+SETTINGS_FILE = "search_settings.json"
+#: Where projects of keras_optlab 0.x before this record kept `folds` alone.
+_FOLDS_ONLY_FILE = "cross_validation.json"
 
 
-class FoldsMismatch(ValueError):
-    """A search resumed with other `folds` than it was started with."""
+class SettingsMismatch(ValueError):
+    """A search resumed with other settings than it was started with."""
 
 
-def check_same_folds(project_dir, folds, has_trials):
-    """Records a search's `folds` in its project; a resumed search must use
-    the same (its trials' scores would not compare otherwise)."""
-    path = os.path.join(project_dir, FOLDS_FILE)
-    previous = folds
+def trial_settings(recipe, folds, seed):
+    """What a trial's score depends on besides its hyperparameters: the
+    data, the model, the training and the seeds. Trials of one project
+    must share them to be ranked together."""
+    return {"seed": seed, "folds": folds, "dataset": recipe.dataset,
+            "validation_split": recipe.validation_split,
+            "test_split": recipe.test_split,
+            "max_samples": recipe.max_samples, "model": recipe.model,
+            "model_options": recipe.model_options, "epochs": recipe.epochs,
+            "objective": recipe.objective, "direction": recipe.direction}
+
+
+def check_same_settings(project_dir, settings, has_trials, oracle_seed=None):
+    """Records `settings` (see `trial_settings`) in the project; a resumed
+    search must bring the same, or its new trials would be trained or
+    scored otherwise than the ones they are ranked with (and `seed`, which
+    Keras Tuner's reloaded oracle keeps, would silently be the old one).
+
+    A project recorded before a setting was: `folds` was `None` unless
+    recorded; the seed is the reloaded oracle's (`oracle_seed`), which is
+    the search's own unless it was 0 (Keras Tuner draws a random one for
+    0, so 0 is taken on trust); the others are taken on trust.
+
+    Raises:
+        SettingsMismatch: on the first setting that differs, naming it.
+    """
+    # As JSON holds them (tuples read back as lists).
+    settings = json.loads(json.dumps(settings, default=repr))
+    path = os.path.join(project_dir, SETTINGS_FILE)
+    legacy = os.path.join(project_dir, _FOLDS_ONLY_FILE)
+    previous = dict(settings)
     if os.path.isfile(path):
         with open(path) as f:
-            previous = json.load(f).get("folds")
+            previous.update(json.load(f))
     elif has_trials:
-        previous = None  # started without cross-validation
-    if previous != folds:
-        raise FoldsMismatch(
-            f"The search in {project_dir} was started with folds={previous}"
-            "; resume it with the same folds, or start afresh with "
-            f"overwrite (--overwrite). Received: folds={folds}")
+        previous["folds"] = None  # started without cross-validation
+        if os.path.isfile(legacy):
+            with open(legacy) as f:
+                previous["folds"] = json.load(f).get("folds")
+        if oracle_seed is not None and settings["seed"] != 0:
+            previous["seed"] = oracle_seed
+    for name, value in settings.items():
+        if previous[name] != value:
+            raise SettingsMismatch(
+                f"The search in {project_dir} was started with {name}="
+                f"{previous[name]!r}; resume it with the same {name}, or "
+                "start afresh with overwrite (--overwrite). Received: "
+                f"{name}={value!r}")
     os.makedirs(project_dir, exist_ok=True)
-    atomic.write_json(path, {"folds": folds})
+    atomic.write_json(path, settings)
+    if os.path.isfile(legacy):
+        os.remove(legacy)
 
 
 def retrain_best(hypermodel, hp, epochs, x, y, seed):
@@ -212,8 +249,9 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     project_dir = search_tuner.project_dir
     tensorboard_dir = os.path.join(project_dir, "tensorboard")
     if role != "worker":
-        check_same_folds(project_dir, folds,
-                         bool(search_tuner.oracle.trials))
+        check_same_settings(
+            project_dir, trial_settings(recipe, folds, seed),
+            bool(search_tuner.oracle.trials), search_tuner.oracle.seed)
         done = sum(1 for t in search_tuner.oracle.trials.values()
                    if t.status == "COMPLETED")
         say(f"search: {kind} tuner, {trials} trials of at most "

@@ -327,6 +327,12 @@ TUNERS = {
 }
 
 
+#: The oracle seed of a search of seed 0: Keras Tuner's oracles take a seed
+#: of 0 as "none" and draw one at random. The largest seed NumPy takes; a
+#: search of that seed draws the same trials, with other Keras seeds.
+ORACLE_SEED_FOR_ZERO = 2**32 - 1
+
+
 def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
                project_name, overwrite=False, seed=None, max_epochs=None,
                progress=print, folds=None, **options):
@@ -342,6 +348,9 @@ def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
             project_name`); an existing search there is resumed unless
             `overwrite`.
         seed: the oracle's seed, and the base of each trial's Keras seed.
+            Keras Tuner's oracles draw a random seed for 0, so the oracle
+            of seed 0 gets `ORACLE_SEED_FOR_ZERO` and draws the same trials
+            every time.
         max_epochs: Hyperband's `max_epochs` (defaults to the hypermodel's
             `epochs`).
         progress: a function taking one line of text, or `None`.
@@ -360,7 +369,9 @@ def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
                          "tuner='hyperband'")
     arguments = dict(hypermodel=hypermodel, objective=objective,
                      directory=directory, project_name=project_name,
-                     overwrite=overwrite, seed=seed, trial_seed=seed,
+                     overwrite=overwrite,
+                     seed=ORACLE_SEED_FOR_ZERO if seed == 0 else seed,
+                     trial_seed=seed,
                      progress=progress, folds=folds,
                      fold_seed=0 if seed is None else seed, **options)
     if kind == "hyperband":

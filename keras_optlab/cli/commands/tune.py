@@ -162,7 +162,7 @@ def run(args):
             progress=lambda line: print(line, flush=True), data=data,
             folds=getattr(args, "folds", None),
             baseline=False if getattr(args, "no_baseline", False) else None)
-    except search_module.FoldsMismatch as error:
+    except search_module.SettingsMismatch as error:
         raise UsageError(str(error)) from None
     if result.role == "worker":
         print(f"worker done in {result.seconds:.1f} s; the chief writes the "
