@@ -218,6 +218,7 @@ def test_auto_compiles_only_large_variables_and_false_none():
     out_off, off = _run("adam", {}, False, params, grads)
     big_variable = auto._trainable_variables[0]
     assert list(_compiled_updates(auto)) == [(auto._var_key(big_variable),)]
+    assert not fused_path.multiplies_matrices(auto)
     assert _compiled_updates(off) == {}
     for a, b in zip(out_auto, out_off):
         np.testing.assert_allclose(a, b, rtol=RTOL64, atol=0)
@@ -231,6 +232,59 @@ def test_auto_compiles_norm_based_rules(name):
         1, shapes=[(fused_path.AUTO_MIN_SIZE,)])
     _, auto = _run(name, {}, "auto", params, grads)
     assert len(_compiled_updates(auto)) == 1
+
+
+@pytest.mark.parametrize("name", ["muon", "shampoo", "soap"])
+def test_auto_leaves_matrix_products_plain(name):
+    """Their updates multiply matrices: "auto" leaves those plain (one XLA
+    program would run the variables' products one after another) and
+    still compiles the element-wise update of their 1-D variables, each
+    on its own; the values are the plain path's."""
+    side = 128  # 128 x 128 = AUTO_MIN_SIZE elements
+    assert side * side == fused_path.AUTO_MIN_SIZE
+    params, grads = helpers.random_problem(
+        STEPS, seed=3, shapes=[(side, side), (fused_path.AUTO_MIN_SIZE,)])
+    setting = TABLE_BY_NAME[name].settings[0]
+    auto_values, auto = _run(name, setting, "auto", params, grads)
+    plain_values, _ = _run(name, setting, False, params, grads)
+    matrix, vector = auto._trainable_variables
+    cache = auto.__dict__["_fused_cache"]
+    # The group was found to multiply matrices, then the matrix alone
+    # (keyed with its device).
+    group = (auto._var_key(matrix), auto._var_key(vector))
+    assert cache.per_variable
+    assert group in cache.matrix_products
+    assert [key[0] for key in cache.matrix_products - {group}] == [
+        auto._var_key(matrix)]
+    assert [key for key, _ in _compiled_updates(auto)] == [
+        auto._var_key(vector)]
+    for a, b in zip(auto_values, plain_values):
+        np.testing.assert_allclose(a, b, rtol=RTOL64, atol=0)
+    assert not np.allclose(auto_values[0], params[0])
+    # fused=True still compiles everything in one update, which `optlab
+    # bench` reads to report the default path.
+    _, fused = _run(name, setting, True, params, grads)
+    assert len(_compiled_updates(fused)) == 1
+    assert fused_path.multiplies_matrices(fused)
+
+
+def test_matrix_products_are_found_inside_branches():
+    """Shampoo-like updates recompute their roots in a `cond`; a product
+    there counts, an element-wise body does not."""
+    x = tf.TensorSpec((4, 4), tf.float32)
+    flag = tf.TensorSpec((), tf.bool)
+
+    def branched(x, flag):
+        return tf.cond(flag, lambda: tf.linalg.matmul(x, x),
+                       lambda: x * 2.0)
+
+    def elementwise(x, flag):
+        return tf.cond(flag, lambda: x * x, lambda: x * 2.0)
+
+    assert fused_path._multiplies_matrices(
+        tf.function(branched, jit_compile=True), [x, flag])
+    assert not fused_path._multiplies_matrices(
+        tf.function(elementwise, jit_compile=True), [x, flag])
 
 
 @pytest.mark.parametrize("value", [1, 0, "on", None, "Auto"])

@@ -17,11 +17,19 @@ What stays on the plain path:
   compiles the rest;
 - with `fused="auto"`, variables of fewer than `AUTO_MIN_SIZE` elements (the
   kernel launches they save are worth less than their compilation);
+- with `fused="auto"`, updates that multiply or decompose matrices (Muon's
+  Newton-Schulz iteration, Shampoo's and SOAP's preconditioners): their
+  cost is arithmetic, which fusion does not reduce, and one XLA program on
+  CPU runs the variables' matrix products one after another where
+  TensorFlow's graph runs two at once (benchmarks/RESULTS.md). Found from
+  the traced update's operations, once per variable;
 - a variable whose update XLA cannot compile: found once, at trace time,
   by lowering the update to HLO, so the train step never fails at run time.
 
 With a single replica all eligible variables share one compiled update
-(one XLA compilation, and the fastest step in benchmarks/RESULTS.md). Under
+(one XLA compilation, and the fastest step in benchmarks/RESULTS.md); when
+"auto" finds matrix products in it, each variable is compiled or left
+plain on its own instead. Under
 a distribution strategy each replica's copy of a variable gets its own
 compiled update, traced in that replica's update context so that it reads
 and writes that replica's optimizer state; `compile_per_variable` gives a
@@ -39,6 +47,14 @@ from keras_optlab.engine import decay as weight_decay
 # Elements of a variable from which `fused="auto"` compiles its update.
 AUTO_MIN_SIZE = 2**14
 
+# TensorFlow operations of matrix products and decompositions; `fused="auto"`
+# leaves an update holding any of them plain.
+MATRIX_OPERATIONS = frozenset({
+    "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
+    "SelfAdjointEigV2", "Svd", "Qr", "Cholesky", "MatrixInverse",
+    "MatrixSquareRoot", "MatrixSolve", "MatrixTriangularSolve",
+})
+
 
 class _Cache:
     """Compiled updates per (variable, device), and the argument specs each
@@ -49,6 +65,8 @@ class _Cache:
         self.updates = {}
         self.specs = {}
         self.per_variable = False
+        # Keys "auto" left plain for their matrix products.
+        self.matrix_products = set()
 
 
 def _cache(optimizer):
@@ -137,10 +155,26 @@ def _compiled(optimizer, key, variables, update, *arguments):
 
         function = tf.function(update, jit_compile=True, autograph=False)
         specs = [_spec(argument) for argument in arguments]
-        ok = _compiles(optimizer, variables, function, specs)
-        updates[key] = function if ok else None
+        if optimizer.fused == "auto" and _multiplies_matrices(function,
+                                                              specs):
+            _cache(optimizer).matrix_products.add(key)
+            function = None
+        elif not _compiles(optimizer, variables, function, specs):
+            function = None
+        updates[key] = function
         _cache(optimizer).specs[key] = specs
     return updates[key]
+
+
+def _multiplies_matrices(function, specs):
+    """Whether the traced `function` holds a `MATRIX_OPERATIONS` operation,
+    in its body or in a branch or loop body (the trace is the one the
+    compiled call then uses)."""
+    graph = function.get_concrete_function(*specs).graph.as_graph_def()
+    operations = {node.op for node in graph.node}
+    for body in graph.library.function:
+        operations.update(node.op for node in body.node_def)
+    return not operations.isdisjoint(MATRIX_OPERATIONS)
 
 
 def _update_one(optimizer, gradient, variable, learning_rate):
@@ -161,7 +195,10 @@ def _update_one(optimizer, gradient, variable, learning_rate):
 
 
 def _update_group(optimizer, grads_and_vars, learning_rate):
-    """One compiled update for all eligible variables (single replica)."""
+    """One compiled update for all eligible variables (single replica).
+    Returns False, having done nothing, where "auto" leaves it plain for
+    its matrix products: each variable then decides on its own, from then
+    on. True when done."""
     group = [(g, v) for g, v in grads_and_vars
              if _eligible(optimizer, g, v)]
     rest = [(g, v) for g, v in grads_and_vars
@@ -179,12 +216,16 @@ def _update_group(optimizer, grads_and_vars, learning_rate):
 
         function = _compiled(optimizer, key, variables, update,
                              learning_rate, *gradients)
+        if key in _cache(optimizer).matrix_products:
+            _cache(optimizer).per_variable = True
+            return False
         if function is None:
             rest = group + rest
         else:
             function(learning_rate, *gradients)
     for gradient, variable in rest:
         _decay_and_update(optimizer, gradient, variable, learning_rate)
+    return True
 
 
 def update_step(optimizer, distribution, grads_and_vars, learning_rate):
@@ -193,8 +234,8 @@ def update_step(optimizer, distribution, grads_and_vars, learning_rate):
     `_distributed_tf_update_step` and keeps its contract."""
     single_replica = distribution.num_replicas_in_sync == 1
     if single_replica and not _cache(optimizer).per_variable:
-        _update_group(optimizer, grads_and_vars, learning_rate)
-        return
+        if _update_group(optimizer, grads_and_vars, learning_rate):
+            return
 
     def apply(variable, gradient, learning_rate):
         return _update_one(optimizer, gradient, variable, learning_rate)
@@ -203,6 +244,15 @@ def update_step(optimizer, distribution, grads_and_vars, learning_rate):
         distribution.extended.update(
             variable, apply, args=(gradient, learning_rate), group=False
         )
+
+
+def multiplies_matrices(optimizer):
+    """Whether an update `optimizer` has compiled (with `fused=True`)
+    multiplies or decomposes matrices: what `fused="auto"` leaves plain."""
+    cache = _cache(optimizer)
+    return any(_multiplies_matrices(function, cache.specs[key])
+               for key, function in cache.updates.items()
+               if function is not None)
 
 
 def compiled_hlo(optimizer):

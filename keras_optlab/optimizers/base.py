@@ -199,9 +199,12 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
 
     Besides Keras' own options every optimizer takes `fused`: on the
     TensorFlow backend, `"auto"` (default) compiles with XLA the update of
-    each dense variable of at least 16384 elements, `True` of every dense
-    variable, `False` of none. Sparse gradients of rules that update only
-    their rows, and updates XLA cannot compile, take the plain path.
+    each dense variable of at least 16384 elements unless it multiplies or
+    decomposes matrices (Muon, Shampoo, SOAP: fusion saves nothing there
+    and one XLA program serialises the variables' products), `True` of
+    every dense variable, `False` of none. Sparse gradients of rules that
+    update only their rows, and updates XLA cannot compile, take the plain
+    path.
     Results equal the plain path's up to float rounding. On torch only
     `True` compiles: Keras' per-variable update loop with `torch.compile`
     (torch_compiled.py; its first step compiles for seconds, so "auto"

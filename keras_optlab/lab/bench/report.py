@@ -46,10 +46,11 @@ def to_markdown(report):
         "variable; `plain`: ours, fused=False; `keras`: "
         "Keras' built-in with the same math; `+xla`: the step function "
         "compiled. B/param: bytes a step must move per parameter; "
-        "bound: that traffic at the copy bandwidth (extra reads of LARS, "
-        "NovoGrad and Prodigy included, see bench.EXTRA_READS); auto: "
-        "what the default fused=\"auto\" runs (the fused update, or "
-        "plain where marked); x keras: keras time / fused time; x keras "
+        "bound: that traffic at the copy bandwidth (with the extra reads "
+        "of the rules whose math needs a whole-variable value first, see "
+        "bench.EXTRA_READS); auto: what the default fused=\"auto\" runs "
+        "(the fused update, or plain where marked: updates that multiply "
+        "matrices); x keras: keras time / fused time; x keras "
         "at most: keras time / bound, the most any step could gain over "
         "Keras.",
         "",

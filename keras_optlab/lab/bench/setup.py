@@ -55,6 +55,15 @@ EXTRA_READS.update({
                      "needs ||s|| over every variable after all updates: "
                      "one pass reads g, one reads s"),
 })
+# Issue 14: LAMB's and MARS' whole-variable norms.
+EXTRA_READS.update({
+    "lamb": (3, "the trust ratio needs ||w|| and ||r|| (r from the new m "
+                "and v) before any element of w can move: one pass reads "
+                "g, m, v and w and writes m and v, the update's pass reads "
+                "m, v and w again"),
+    "mars": (2, "the clipping of c = g + k (g - g_prev) needs ||c|| before "
+                "any element is updated: one pass reads g and g_prev"),
+})
 # Adan's previous gradient and Prodigy's x0 are per-element slots, counted
 # (read and written) by the slot rule; RAdam's rectification is a scalar.
 

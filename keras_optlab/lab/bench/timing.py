@@ -130,9 +130,14 @@ def time_optimizer(name, size, repeats, warmup, variables=VARIABLES):
         "candidates": {},
     }
     # What fused="auto" (the default) runs for variables of the benchmark's
-    # sizes: the compiled update, for every rule (a report of an older
-    # version may say "plain" for a rule that then opted out).
-    default_path = "fused"
+    # sizes: the compiled update, except for rules that multiply matrices
+    # (Muon, Shampoo, SOAP), which it leaves plain (keras_optlab/engine/
+    # fused.py).
+    from keras_optlab.engine import fused as fused_engine
+
+    fused_candidate = next(c for c in candidates if c.label == "fused")
+    default_path = ("plain" if fused_engine.multiplies_matrices(
+        fused_candidate.optimizer) else "fused")
     result["default_path"] = default_path
     for candidate in candidates:
         stats = summary(candidate.times)
