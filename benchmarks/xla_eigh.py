@@ -1,0 +1,49 @@
+"""`tf.linalg.eigh` of a symmetric positive definite float32 matrix, in a
+TensorFlow graph and compiled by XLA, side by side in one process: the
+cause of Shampoo's slow compiled preconditioner period on CPU
+(benchmarks/RESULTS.md). Medians of interleaved repeats.
+
+    python benchmarks/xla_eigh.py [--repeats 3] [--sizes 500 1000]
+"""
+
+import argparse
+import os
+
+from side_by_side import interleaved_seconds
+from side_by_side import positive_integer
+from side_by_side import summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=positive_integer("--repeats"),
+                        default=3)
+    parser.add_argument("--sizes", type=positive_integer("--sizes"),
+                        nargs="+", default=[500, 1000])
+    arguments = parser.parse_args()
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for n in arguments.sizes:
+        a = rng.normal(size=(n, n)).astype("float32")
+        matrix = tf.constant(a @ a.T / n)
+        candidates = []
+        for label, jit in (("graph", False), ("xla", True)):
+            eigh = tf.function(tf.linalg.eigh, jit_compile=jit,
+                               autograph=False)
+
+            def step(matrix, eigh=eigh):
+                eigh(matrix)[0].numpy()
+
+            step(matrix)
+            candidates.append((label, step, matrix))
+        for label, seconds in interleaved_seconds(
+                candidates, arguments.repeats).items():
+            print(f"eigh {n} x {n}  {label:5s} {summary(seconds)}")
+
+
+if __name__ == "__main__":
+    main()
