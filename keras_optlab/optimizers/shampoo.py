@@ -108,6 +108,11 @@ class Shampoo(KroneckerFactored):
     is replaced by the identity before `eigh` (torch's eigh raises on NaN)
     and its old root kept.
 
+    Speed on TensorFlow CPU: XLA's `eigh` took 74-83 times the graph's
+    (benchmarks/RESULTS.md), so the default `fused="auto"` runs this
+    update uncompiled; `fused=True`, or a model compiled with
+    `jit_compile=True`, pays that at every recomputation.
+
     Deliberate differences from the reference implementations:
 
     - facebookresearch/optimizers `DistributedShampoo` (Shi et al.): the

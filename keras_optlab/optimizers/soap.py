@@ -112,7 +112,10 @@ class SOAP(KroneckerFactored):
     failure counter per variable with a factor. Recomputing: one branch
     per variable on the step counter (`branch`, keras_optlab/engine/xla.py),
     so eigh and QR run only on the refreshing steps, also in a compiled
-    step. Sparse gradients are densified.
+    step. Sparse gradients are densified. On TensorFlow CPU the default
+    `fused="auto"` runs this update uncompiled: compiled by XLA, its
+    first step took 53 s against 1.2 s for one 1000 x 500 variable
+    (benchmarks/RESULTS.md).
 
     Args:
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
