@@ -111,7 +111,10 @@ class Shampoo(KroneckerFactored):
     Speed on TensorFlow CPU: XLA's `eigh` took 74-83 times the graph's
     (benchmarks/RESULTS.md), so the default `fused="auto"` runs this
     update uncompiled; `fused=True`, or a model compiled with
-    `jit_compile=True`, pays that at every recomputation.
+    `jit_compile=True`, pays that at every recomputation. JAX's `jit`
+    hands `eigh` to LAPACK instead: there a 10-step period of one
+    1000 x 500 variable took 266 ms, against 733 ms on TensorFlow's
+    default path.
 
     Deliberate differences from the reference implementations:
 

@@ -115,7 +115,9 @@ class SOAP(KroneckerFactored):
     step. Sparse gradients are densified. On TensorFlow CPU the default
     `fused="auto"` runs this update uncompiled: compiled by XLA, its
     first step took 53 s against 1.2 s for one 1000 x 500 variable
-    (benchmarks/RESULTS.md).
+    (benchmarks/RESULTS.md). On JAX, whose `jit` hands `eigh` to LAPACK,
+    a 10-step period of that variable took 384 ms against 776 ms on
+    TensorFlow's default path.
 
     Args:
         learning_rate: a non-negative float, a `LearningRateSchedule`, or a
