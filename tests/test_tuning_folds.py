@@ -218,6 +218,10 @@ def test_cross_validated_search_end_to_end(tmp_path, capsys, seen):
     (["--folds", "3", "--tuner", "hyperband"],
      "Cross-validation does not apply to the Hyperband tuner. Received: "
      "folds=3, tuner=hyperband"),
+    (["--folds", "3", "--no-refit"],
+     "--no-refit does not apply to a cross-validated search: it keeps no "
+     "trial's model, so its best configuration is always retrained. "
+     "Received: --no-refit, folds=3"),
 ])
 def test_cli_bad_folds_fail_before_any_work(tmp_path, capsys, arguments,
                                             message):
@@ -228,6 +232,82 @@ def test_cli_bad_folds_fail_before_any_work(tmp_path, capsys, arguments,
     assert status == 2 and err.count("\n") == 0
     assert message in err
     assert not runs.exists()
+
+
+# --- the refit of a search with one validation split --------------------
+
+def test_the_best_configuration_is_retrained_on_training_and_validation(
+        tmp_path, seen, monkeypatch):
+    """Without folds the best trial's configuration is trained again on
+    the training and validation parts together, for the epochs its trial
+    chose (its best epoch), and that model is saved and tested once;
+    `refit=False` keeps the trial's own model."""
+    path = tiny_recipe(tmp_path, samples=300, trials=2, epochs=3)
+    recipe = recipes.load_recipe(path)
+    assert recipe.refit
+    data = recipe.load_data()
+    pool = len(data.x_train) + len(data.x_val)
+    refit_data = []
+    retrain = search_module.retrain_best
+
+    def spy(hypermodel, hp, epochs, x, y, seed):
+        refit_data.append(x)
+        return retrain(hypermodel, hp, epochs, x, y, seed)
+
+    monkeypatch.setattr(search_module, "retrain_best", spy)
+    lines = []
+    result = run_search(recipe, directory=str(tmp_path / "refit"), data=data,
+                        progress=lines.append, baseline=False)
+    best = result.best
+    with open(result.paths["trials_json"]) as f:
+        table = json.load(f)
+    trial = next(t for t in table["trials"] if t["trial"] == best["trial"])
+    # The trial's best epoch (0-based) is in its metrics; 1-based here.
+    chosen = int(result.tuner.oracle.get_trial(best["trial"]).metrics
+                 .get_last_value("best_epoch")) + 1
+    assert 1 <= chosen <= trial["epochs_run"]
+    assert best["epochs_chosen"] == chosen
+    assert best["refit"] == {"samples": pool, "epochs": chosen}
+    assert f"retraining trial {best['trial']}'s configuration on all {pool} "\
+        f"training samples for {chosen} epochs" in lines
+    model = keras.saving.load_model(result.paths["best_model"])
+    assert int(model.optimizer.iterations.numpy()) == \
+        chosen * math.ceil(pool / 64)
+    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
+                              return_dict=True)["accuracy"]
+    assert best["test"]["test_accuracy"] == pytest.approx(accuracy)
+    # The trials saw the two parts apart, the refit both together; the
+    # test set reached no fit.
+    assert len(seen) == 2 * 2 and len(refit_data) == 1
+    assert rows_of(refit_data[0]) == rows_of(data.x_train) | rows_of(
+        data.x_val)
+    test_rows = rows_of(data.x_test)
+    for x in seen + refit_data:
+        assert not rows_of(x) & test_rows
+
+    kept = run_search(recipe, directory=str(tmp_path / "kept"), data=data,
+                      progress=None, baseline=False, refit=False)
+    assert "refit" not in kept.best
+    trial = next(t for t in json.load(open(kept.paths["trials_json"]))[
+        "trials"] if t["trial"] == kept.best["trial"])
+    model = keras.saving.load_model(kept.paths["best_model"])
+    # The trial's model: trained on the training part alone, for the
+    # epochs it ran (early stopping restores the best weights, not the
+    # step counter).
+    assert int(model.optimizer.iterations.numpy()) == \
+        trial["epochs_run"] * math.ceil(len(data.x_train) / 64)
+
+
+def test_refit_false_with_folds_fails_before_any_work(tmp_path):
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path))
+    with pytest.raises(ValueError) as error:
+        run_search(recipe, directory=str(tmp_path / "runs"), folds=3,
+                   refit=False, progress=None)
+    assert str(error.value) == (
+        "refit=False does not apply to a cross-validated search: it keeps "
+        "no trial's model, so its best configuration is always retrained. "
+        "Received: refit=False, folds=3")
+    assert not (tmp_path / "runs").exists()
 
 
 class Interrupt(keras.callbacks.Callback):

@@ -117,6 +117,10 @@ BAD = [
      "search.initial_points=4"),
     ('[search]\nbaseline = "yes"\n', "`search.baseline` must be true or "
      "false", 'search.baseline="yes"'),
+    ('[search]\nrefit = 1\n', "`search.refit` must be true or false",
+     "search.refit=1"),
+    ('[data]\nfolds = 3\n[search]\nrefit = false\n',
+     "`search.refit` must be true with data.folds", "search.refit=false"),
     ('[model]\nkind = "transformer"\n', "`model.kind`",
      'model.kind="transformer"'),
     ('[pruning]\nn_startup_trials = 0\n', "`pruning.n_startup_trials`",

@@ -47,6 +47,17 @@ def check_folds(folds, name="folds"):
     return int(folds)
 
 
+def check_refit(refit, folds, name="refit"):
+    """A cross-validated search keeps no trial's model, so its best
+    configuration is always retrained: `refit` false with folds is a
+    one-line `ValueError` naming `name`."""
+    if folds is not None and not refit:
+        raise ValueError(
+            f"{name} does not apply to a cross-validated search: it keeps "
+            "no trial's model, so its best configuration is always "
+            f"retrained. Received: {name}, folds={folds}")
+
+
 def is_classification(y):
     y = np.asarray(y)
     return y.dtype.kind in "iubUS" or (

@@ -47,6 +47,10 @@ The fields (all optional except where said; see tuning/digits.toml):
                                     # default is 3 per hyperparameter)
     baseline = true                 # then each optimizer at its defaults
                                     # (keras_optlab/tuning/baseline.py)
+    refit = true                    # the best configuration retrained on
+                                    # training + validation data for the
+                                    # epochs its trial chose; that model is
+                                    # saved and tested (always with folds)
 
     [space]
     optimizers = ["momentum", "adam"]   # registry names, or keras:<name>
@@ -105,7 +109,7 @@ FIELDS = {
     "data.synthetic": {"samples", "image_size", "num_classes", "noise"},
     "model": {"kind", "units", "filters", "dense_units"},
     "search": {"tuner", "max_trials", "epochs", "objective", "direction",
-               "seed", "initial_points", "baseline"},
+               "seed", "initial_points", "baseline", "refit"},
     "space": {"optimizers", "batch_sizes", "dropout", "conditional"}
     | set(RANGE_KINDS),
     "early_stopping": {"enabled", "patience"},
@@ -137,6 +141,7 @@ class Recipe:
     seed: int = 1
     initial_points: int = None
     baseline: bool = True
+    refit: bool = True
     space: space_module.SearchSpace = None
     early_stopping: bool = True
     patience: int = 3
@@ -435,6 +440,11 @@ def recipe_from_dict(document, path="<recipe>"):
         check.fail("data.folds", 'does not apply to search.tuner = '
                    '"hyperband" (its brackets resume trials from '
                    "checkpoints, one model per trial)", folds)
+    refit = check.boolean(search, "search", "refit", True)
+    if folds is not None and not refit:
+        check.fail("search.refit", "must be true with data.folds (a "
+                   "cross-validated search keeps no trial's model; its best "
+                   "configuration is always retrained)", refit)
     if initial_points is not None and tuner != "bayesian":
         check.fail("search.initial_points", 'applies only to tuner = '
                    '"bayesian"', initial_points)
@@ -526,6 +536,7 @@ def recipe_from_dict(document, path="<recipe>"):
         epochs=epochs, objective=objective, direction=direction, seed=seed,
         initial_points=initial_points,
         baseline=check.boolean(search, "search", "baseline", True),
+        refit=refit,
         space=space,
         early_stopping=check.boolean(stopping, "early_stopping", "enabled",
                                      True),

@@ -162,6 +162,10 @@ def best_summary(oracle, space):
             oracle.objective.name)
         summary[folds_module.EPOCHS_CHOSEN] = int(
             metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
+    elif metrics.exists(hm.BEST_EPOCH):
+        # A trial of one split: its best epoch (0-based) was kept.
+        summary[folds_module.EPOCHS_CHOSEN] = int(
+            metrics.get_last_value(hm.BEST_EPOCH)) + 1
     return summary
 
 
@@ -181,11 +185,12 @@ def evaluate_on_test(model, x_test, y_test, batch_size=256):
 
 
 def write_results(tuner, space, results_dir, best_model=None,
-                  test_data=None):
+                  test_data=None, refit=None):
     """Writes `trials.csv`, `trials.json`, `best_hyperparameters.json` and
     `best_model.keras` (the best trial's trained model with its optimizer
-    state, or `best_model` when given: the retrained model of a
-    cross-validated search) into `results_dir`, each atomically
+    state, or `best_model` when given: the best configuration retrained on
+    all training data, which `refit`, `{"samples": N, "epochs": E}`,
+    describes in `best["refit"]`) into `results_dir`, each atomically
     (`keras_optlab.atomic`: a kill or an error leaves the previous file,
     never a truncated one); returns `(rows, best, paths)`.
 
@@ -199,6 +204,8 @@ def write_results(tuner, space, results_dir, best_model=None,
     rows = trial_rows(oracle)
     best = best_summary(oracle, space)
     paths = {}
+    if best is not None and refit is not None:
+        best["refit"] = dict(refit)
     if best is not None:
         target = os.path.join(results_dir, "best_model.keras")
         saved = os.path.join(tuner.get_trial_dir(best["trial"]),

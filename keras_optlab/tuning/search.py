@@ -153,9 +153,10 @@ def check_same_settings(project_dir, settings, has_trials, oracle_seed=None):
 
 
 def retrain_best(hypermodel, hp, epochs, x, y, seed):
-    """The configuration `hp` trained on `(x, y)` (all the training data of
-    a cross-validated search) for `epochs` (what its folds chose), with
-    the batch size it was searched with; no validation data."""
+    """The configuration `hp` trained on `(x, y)` (all the training data:
+    the training and validation parts together) for `epochs` (what its
+    trial chose: its best epoch, or its folds' mean best epoch), with the
+    batch size it was searched with; no validation data."""
     keras.utils.set_random_seed(int(seed) % 2**32)
     model = hypermodel.build(hp)
     model.fit(x, y, epochs=int(epochs),
@@ -166,7 +167,7 @@ def retrain_best(hypermodel, hp, epochs, x, y, seed):
 def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                overwrite=False, seed=None, pruning=None, build_model=None,
                progress=print, data=None, folds=None, baseline=None,
-               tune_model_hyperparameters=True):
+               refit=None, tune_model_hyperparameters=True):
     """Runs (or resumes) the search a recipe describes.
 
     Args:
@@ -183,9 +184,13 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
         data: the recipe's `Dataset` when already loaded (and checked).
         folds: overrides the recipe's `[data] folds`: K-fold
             cross-validation over the training and validation data
-            together (see `keras_optlab.tuning.folds`); the best
-            configuration is then retrained on all of it for the epochs its
-            folds chose, and that model is the one saved and tested.
+            together (see `keras_optlab.tuning.folds`).
+        refit: `True`/`False` overrides the recipe's `[search] refit`:
+            the best configuration retrained on the training and
+            validation data together for the epochs its trial chose (its
+            best epoch; with folds, their mean best epoch), and that model
+            is the one saved and tested. Without it the best trial's own
+            model is. A cross-validated search always refits.
         baseline: `True`/`False` overrides the recipe's `[search]
             baseline`: after the search, each optimizer of the space at its
             defaults, trained as a trial is (`keras_optlab.tuning.
@@ -213,6 +218,8 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     if kind == "hyperband":
         use_pruning = False
     folds = folds_module.check_folds(recipe.folds if folds is None else folds)
+    use_refit = recipe.refit if refit is None else refit
+    folds_module.check_refit(use_refit, folds, name="refit=False")
     if folds is not None and kind == "hyperband":
         raise ValueError("Cross-validation does not apply to the Hyperband "
                          f"tuner. Received: folds={folds}, tuner='hyperband'")
@@ -220,11 +227,11 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     data = recipe.load_data() if data is None else data
     say = progress or (lambda line: None)
     say(f"data: {data}")
+    # The validation part rejoins the training part for the folds (each
+    # holds out its own) and for the refit. The test set stays out.
+    x_all = np.concatenate([data.x_train, data.x_val])
+    y_all = np.concatenate([data.y_train, data.y_val])
     if folds is not None:
-        # The validation part rejoins the training part; each fold holds
-        # out its own. The test set stays out.
-        x_all = np.concatenate([data.x_train, data.x_val])
-        y_all = np.concatenate([data.y_train, data.y_val])
         say(f"cross-validation: {folds} folds of {len(x_all)} samples")
     hypermodel = OptimizerHyperModel(
         recipe.space, model=build_model or recipe.model,
@@ -274,21 +281,23 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     if role == "worker":
         return SearchResult(role, project_dir, [], None, {}, tensorboard_dir,
                             time.perf_counter() - start, search_tuner)
-    best_model = None
-    if folds is not None:
+    best_model = refit_summary = None
+    if use_refit:
         best = results_module.best_summary(search_tuner.oracle, recipe.space)
         if best is not None:
+            epochs = best[folds_module.EPOCHS_CHOSEN]
             say(f"retraining trial {best['trial']}'s configuration on all "
-                f"{len(x_all)} training samples for "
-                f"{best['epochs_chosen']} epochs")
+                f"{len(x_all)} training samples for {epochs} epochs")
             best_model = retrain_best(
                 hypermodel,
                 search_tuner.oracle.get_trial(best["trial"]).hyperparameters,
-                best["epochs_chosen"], x_all, y_all, seed)
+                epochs, x_all, y_all, seed)
+            refit_summary = {"samples": len(x_all), "epochs": epochs}
     results_dir = os.path.join(project_dir, "results")
     rows, best, paths = results_module.write_results(
         search_tuner, recipe.space, results_dir, best_model=best_model,
-        test_data=(data.x_test, data.y_test) if data.has_test else None)
+        test_data=(data.x_test, data.y_test) if data.has_test else None,
+        refit=refit_summary)
     defaults = comparison = None
     if (recipe.baseline if baseline is None else baseline) and best:
         if role == "chief":

@@ -96,6 +96,11 @@ def add_arguments(parser):
                         help="skip training each optimizer at its defaults "
                              "after the search (the recipe's [search] "
                              "baseline)")
+    parser.add_argument("--no-refit", action="store_true",
+                        help="keep the best trial's own model instead of "
+                             "retraining its configuration on training and "
+                             "validation data together (the recipe's "
+                             "[search] refit; not with folds)")
     add_role_arguments(parser, "trials")
 
 
@@ -136,6 +141,11 @@ def check(args):
             raise UsageError(
                 "Cross-validation does not apply to the Hyperband tuner. "
                 f"Received: folds={folds or recipe.folds}, tuner=hyperband")
+        from keras_optlab.tuning.folds import check_refit
+        if getattr(args, "no_refit", False):
+            check_refit(False, folds or recipe.folds, name="--no-refit")
+        check_refit(recipe.refit, folds or recipe.folds,
+                    name="search.refit = false")
         check_output_directory("--directory",
                                os.path.join(args.directory, recipe.name))
         data = recipe.load_data()
@@ -161,7 +171,8 @@ def run(args):
             seed=args.seed, pruning=False if args.no_pruning else None,
             progress=lambda line: print(line, flush=True), data=data,
             folds=getattr(args, "folds", None),
-            baseline=False if getattr(args, "no_baseline", False) else None)
+            baseline=False if getattr(args, "no_baseline", False) else None,
+            refit=False if getattr(args, "no_refit", False) else None)
     except search_module.SettingsMismatch as error:
         raise UsageError(str(error)) from None
     if result.role == "worker":
@@ -184,9 +195,12 @@ def run(args):
           f"{best['value']:.4f}{spread}: {best['optimizer']}({config}), "
           f"batch_size={best['batch_size']}, "
           f"dropout={best['dropout']:.3g}")
-    if "epochs_chosen" in best:
-        print(f"best model: retrained on all training data for "
-              f"{best['epochs_chosen']} epochs (the folds' mean best epoch)")
+    if best.get("refit"):
+        chosen = ("the folds' mean best epoch" if "std" in best
+                  else "the trial's best epoch")
+        print(f"best model: retrained on all {best['refit']['samples']} "
+              f"training samples for {best['refit']['epochs']} epochs "
+              f"({chosen})")
     if best.get("test"):
         from keras_optlab.tuning.results import test_name
         name = test_name(best["objective"])
