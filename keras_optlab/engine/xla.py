@@ -13,7 +13,9 @@ data.
 
 - `StepOrder` (one per variable's traced update) makes a write of the
   parameter depend on the sums the rule computed before it (Prodigy's inner
-  product reads x_k before x_{k+1} is written), and a write of
+  product reads x_k before x_{k+1} is written), likewise a write of state
+  that such a sum was given as it is (D-Adaptation's <g_k, s_k> before
+  s_{k+1}), and a write of
   parameter-shaped state after the parameter's update depend on that update
   (Adan's previous gradient, Adadelta's E[dx^2]: other loops still read
   their old values; and a matrix of another shape, such as SOAP's
@@ -136,19 +138,27 @@ class StepOrder:
         self._parameter = parameter
         self._holds = holds
         self._sums = []
+        # The state variables those sums were given as they are.
+        self._read_by_sums = []
         self._parameter_written = False
 
-    def total(self, values):
+    def total(self, values, reads=()):
         """The sum of all elements of `values`, in blocks, remembered so
-        that the next write of the parameter lands after it."""
+        that the next write of the parameter, and of any variable among
+        `reads`, lands after it."""
         total = blocked_sum(values, self._holds())
         self._sums.append(total)
+        self._read_by_sums.extend(
+            x for x in reads if isinstance(x, keras.Variable))
         return total
+
+    def _read_by_a_sum(self, variable):
+        return any(variable is read for read in self._read_by_sums)
 
     def _predecessors(self, variable, value):
         if isinstance(value, _sparse_types()):
             return []
-        if variable is self._parameter:
+        if variable is self._parameter or self._read_by_a_sum(variable):
             return list(self._sums)
         if self._parameter_written and tuple(variable.shape) == tuple(
             self._parameter.shape
@@ -169,19 +179,21 @@ class StepOrder:
     def orders_increment(self, variable, value):
         """Whether adding `value` to `variable` (`assign_add`,
         `assign_sub`) needs an order that `ordered_increment` puts on the
-        increment itself: the parameter's write after the sums."""
-        return variable is self._parameter and self.orders(variable, value)
+        increment itself: the parameter's write, or that of state a sum
+        read, after the sums."""
+        return (variable is self._parameter or self._read_by_a_sum(
+            variable)) and self.orders(variable, value)
 
     def ordered_increment(self, variable, value):
-        """`value`, an increment of the parameter, made to depend on the
-        sums before it. On the increment rather than on the new value: the
-        new value then stays the root of the loop that computes it, and a
-        later write that must follow it (a previous gradient) reads it
-        from memory. With the selects on the new value XLA duplicated the
-        new value's cheap last operations into that later loop, which then
-        read the old parameter after its overwrite: a copy of the
-        parameter, and the step held as a temporary (MARS: 40% of the
-        arguments)."""
+        """`value`, an increment of the parameter (or of state a sum
+        read), made to depend on the sums before it. On the increment
+        rather than on the new value: the new value then stays the root of
+        the loop that computes it, and a later write that must follow it (a
+        previous gradient) reads it from memory. With the selects on the
+        new value XLA duplicated the new value's cheap last operations into
+        that later loop, which then read the old parameter after its
+        overwrite: a copy of the parameter, and the step held as a
+        temporary (MARS: 40% of the arguments)."""
         for predecessor in self._predecessors(variable, value):
             value = _after(value, predecessor, self._holds())
         self.written(variable)
@@ -198,6 +210,7 @@ class StepOrder:
         """Notes a write of `variable` that needed no order."""
         if variable is self._parameter:
             self._sums = []
+            self._read_by_sums = []
             self._parameter_written = True
 
 

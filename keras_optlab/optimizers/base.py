@@ -454,15 +454,15 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         """sum(x^2) over every element of `x` (of a sparse gradient's
         stored values, its rows summed: see keras_optlab/engine/sparse.py).
         """
-        return self._total(ops.square(stored_values(x)))
+        return self._total(ops.square(stored_values(x)), reads=(x,))
 
     def dot(self, a, b):
         """sum(a * b) over every element."""
-        return self._total(ops.multiply(a, b))
+        return self._total(ops.multiply(a, b), reads=(a, b))
 
     def l1_norm(self, x):
         """sum(|x|) over every element."""
-        return self._total(ops.abs(x))
+        return self._total(ops.abs(x), reads=(x,))
 
     def mean_over(self, x, axis):
         """The mean of `x` over one `axis`, which is removed (the row and
@@ -477,11 +477,13 @@ class OptlabOptimizer(keras.optimizers.Optimizer):
         size = scalar(float(x.shape[axis]), x.dtype)
         return ops.divide(ops.sum(x, axis=axis), size)
 
-    def _total(self, values):
+    def _total(self, values, reads=()):
         # Where XLA compiles the step whole, in blocks (keras_optlab/engine/
         # xla.py); the order of summation then differs from `ops.sum`'s.
+        # `reads`: the helper's arguments, among them the state variables
+        # the sum reads before the step overwrites them.
         if self._step_order is not None:
-            return self._step_order.total(values)
+            return self._step_order.total(values, reads)
         if xla.tracing_for_xla(self.iterations):
             return xla.blocked_sum(values, self._true_at_run_time())
         return ops.sum(values)

@@ -185,7 +185,7 @@ class DAdaptAdam(DistanceEstimate):
         denominator = ops.add(ops.sqrt(v), scalar(self.epsilon, dtype))
         self.assign(
             self._inner_products[index],
-            self.dot(gradient, ops.divide(s, denominator)),
+            self.dot(s, ops.divide(gradient, denominator)),
         )
         self.assign_moving_average(
             m, ops.multiply(gradient, step_size), self.beta_1
