@@ -7,13 +7,13 @@ ROWS x 500 float32; medians of interleaved repeats (benchmarks/RESULTS.md).
     python benchmarks/adafactor_sums.py [--repeats 15] [--rows 1000]
 """
 
-import argparse
 import os
 
 from side_by_side import compiled_step
 from side_by_side import interleaved_seconds
 from side_by_side import positive_integer
 from side_by_side import summary
+from side_by_side import timing_arguments
 
 VARIABLES = 20
 COLUMNS = 500
@@ -60,9 +60,7 @@ def blocked_mean_over(optimizer, x, axis):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=positive_integer("--repeats"),
-                        default=15)
+    parser = timing_arguments(__doc__, repeats=15)
     parser.add_argument("--rows", type=positive_integer("--rows"),
                         default=1000)
     arguments = parser.parse_args()

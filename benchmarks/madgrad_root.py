@@ -14,25 +14,20 @@ runs near it and the one with the cube root near our step, the cube root
     python benchmarks/madgrad_root.py [--repeats 7] [--variables 20]
 """
 
-import argparse
 import os
 
 from side_by_side import compiled_step
 from side_by_side import interleaved_seconds
-from side_by_side import positive_integer
 from side_by_side import summary
+from side_by_side import timing_arguments
 
 SHAPE = (1000, 500)
 MOMENTUM, EPSILON, STEP_SIZE = 0.9, 1e-6, 1e-3
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=positive_integer("--repeats"),
-                        default=7)
-    parser.add_argument("--variables", type=positive_integer("--variables"),
-                        default=20)
-    arguments = parser.parse_args()
+    arguments = timing_arguments(__doc__, repeats=7,
+                                 variables=20).parse_args()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras

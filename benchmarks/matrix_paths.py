@@ -18,7 +18,6 @@ cores, which one XLA program for all variables cannot.
         [--variables 20] [--inter-op-threads N]
 """
 
-import argparse
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ from side_by_side import compiled_step
 from side_by_side import interleaved_seconds
 from side_by_side import positive_integer
 from side_by_side import summary
+from side_by_side import timing_arguments
 
 VARIABLES = 20
 SHAPE = (1000, 500)
@@ -34,12 +34,8 @@ OPTIMIZERS = ("muon", "shampoo", "soap")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = timing_arguments(__doc__, repeats=7, variables=VARIABLES)
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="muon")
-    parser.add_argument("--repeats", type=positive_integer("--repeats"),
-                        default=7)
-    parser.add_argument("--variables", type=positive_integer("--variables"),
-                        default=VARIABLES)
     parser.add_argument("--inter-op-threads",
                         type=positive_integer("--inter-op-threads"))
     arguments = parser.parse_args()

@@ -12,25 +12,20 @@ apart (benchmarks/RESULTS.md).
         [--repeats 5] [--variables 1]
 """
 
-import argparse
 import os
 import time
 
 from side_by_side import interleaved_seconds
-from side_by_side import positive_integer
 from side_by_side import summary
+from side_by_side import timing_arguments
 
 SHAPE = (1000, 500)
 OPTIMIZERS = ("muon", "shampoo", "soap")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = timing_arguments(__doc__, repeats=5, variables=1)
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="shampoo")
-    parser.add_argument("--repeats", type=positive_integer("--repeats"),
-                        default=5)
-    parser.add_argument("--variables", type=positive_integer("--variables"),
-                        default=1)
     arguments = parser.parse_args()
 
     os.environ["KERAS_BACKEND"] = "jax"

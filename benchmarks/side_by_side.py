@@ -23,6 +23,20 @@ def positive_integer(name):
     return parse
 
 
+def timing_arguments(doc, repeats, variables=None):
+    """The parser of a step-timing script: its docstring's first line,
+    `--repeats` (interleaved timed repeats, default `repeats`) and, where
+    `variables` is given, `--variables` (how many, that default)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=positive_integer("--repeats"),
+                        default=repeats)
+    if variables is not None:
+        parser.add_argument("--variables",
+                            type=positive_integer("--variables"),
+                            default=variables)
+    return parser
+
+
 def compiled_step(optimizer, variables):
     """`optimizer.apply` on `variables` inside one `tf.function`, as a
     train step runs it."""

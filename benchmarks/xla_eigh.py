@@ -9,18 +9,16 @@ repeats.
     python benchmarks/xla_eigh.py [--repeats 3] [--sizes 500 1000]
 """
 
-import argparse
 import os
 
 from side_by_side import interleaved_seconds
 from side_by_side import positive_integer
 from side_by_side import summary
+from side_by_side import timing_arguments
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=positive_integer("--repeats"),
-                        default=3)
+    parser = timing_arguments(__doc__, repeats=3)
     parser.add_argument("--sizes", type=positive_integer("--sizes"),
                         nargs="+", default=[500, 1000])
     arguments = parser.parse_args()
