@@ -1,20 +1,22 @@
 """Does retraining a search's chosen configuration on all the training data
 test better than the trial's own model? For each configuration the
 MNIST-1D head-to-head's `optlab` runs ended with (read from its records,
-`benchmarks/tuning_head_to_head_1200/head_to_head.json`), several
-initialisation seeds of:
+`benchmarks/tuning_head_to_head_1200/head_to_head.json`), or those of
+other searches (`--best`: their `results/best_hyperparameters.json`, with
+`--recipe` the recipe they searched), several initialisation seeds of:
 
-- the trial as the search trains it: the recipe's training part (3200
-  sequences), early stopping on the validation part (800), best weights
-  restored;
-- the refit: the same configuration trained on all 4000 training
-  sequences for the epochs that trial chose (its best epoch), no
-  validation data;
+- the trial as the search trains it: the recipe's training part (3200 of
+  MNIST-1D's sequences), early stopping on the validation part (800), best
+  weights restored;
+- the refit: the same configuration trained on the training and
+  validation parts together for the epochs that trial chose (its best
+  epoch), no validation data;
 
-both scored on MNIST-1D's 1000 test sequences. Prints one line per run and
-the means; `--json` writes them.
+both scored on the recipe's test set. Prints one line per run and the
+means; `--json` writes them.
 
     python benchmarks/refit_best.py [--seeds 0 1 2] [--json out.json]
+        [--recipe tuning/digits.toml --best a/best_hyperparameters.json ...]
 """
 
 import argparse
@@ -37,10 +39,21 @@ def chosen_configurations(records):
             if key.startswith("optlab/") and run["curve"]}
 
 
+def best_configurations(paths):
+    """{path: the best configuration} of searches' best_hyperparameters.json
+    files."""
+    return {path: json.loads(pathlib.Path(path).read_text())[
+        "hyperparameters"] for path in paths}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--records", default=str(RECORDS))
+    parser.add_argument("--recipe", default=str(RECIPE))
+    parser.add_argument("--best", nargs="+", metavar="JSON",
+                        help="best_hyperparameters.json files, in place of "
+                             "--records")
     parser.add_argument("--json")
     arguments = parser.parse_args(argv)
     bad = [s for s in arguments.seeds if s < 0]
@@ -56,7 +69,7 @@ def main(argv=None):
     from keras_optlab.tuning import recipes
     from keras_optlab.tuning import search
 
-    recipe = recipes.load_recipe(str(RECIPE))
+    recipe = recipes.load_recipe(arguments.recipe)
     data = recipe.load_data()
     hypermodel = hypermodel_module.OptimizerHyperModel(
         recipe.space, model=recipe.model, input_shape=data.input_shape,
@@ -71,7 +84,9 @@ def main(argv=None):
                                     return_dict=True)["accuracy"])
 
     rows = []
-    for run, config in chosen_configurations(arguments.records).items():
+    configurations = (best_configurations(arguments.best) if arguments.best
+                      else chosen_configurations(arguments.records))
+    for run, config in configurations.items():
         hp = kt.HyperParameters()
         recipe.space.declare(hp)
         hp.values.update(config)
