@@ -15,6 +15,7 @@ import pytest
 from keras_optlab import cli
 from keras_optlab.tuning import folds
 from keras_optlab.tuning import recipes
+from keras_optlab.tuning import results
 from keras_optlab.tuning import search as search_module
 from keras_optlab.tuning.datasets import _digits
 from keras_optlab.tuning.hypermodel import OptimizerHyperModel
@@ -296,6 +297,29 @@ def test_the_best_configuration_is_retrained_on_training_and_validation(
     # step counter).
     assert int(model.optimizer.iterations.numpy()) == \
         trial["epochs_run"] * math.ceil(len(data.x_train) / 64)
+
+
+def test_a_hyperband_refit_counts_the_epochs_of_its_parent(tmp_path):
+    """A Hyperband trial goes on from its parent's weights at
+    `tuner/initial_epoch`: the refit trains that many epochs more than
+    the trial's own best epoch."""
+    recipe = recipes.load_recipe(tiny_recipe(tmp_path, samples=200,
+                                             epochs=3))
+    result = run_search(recipe, tuner="hyperband", max_trials=20,
+                        directory=str(tmp_path / "runs"), progress=None,
+                        baseline=False)
+    went_on = 0
+    for trial in result.tuner.oracle.trials.values():
+        if trial.status != "COMPLETED":
+            continue
+        start = trial.hyperparameters.values["tuner/initial_epoch"]
+        went_on += start > 0  # from its parent's weights
+        assert results.epochs_chosen(trial) == start + int(
+            trial.metrics.get_last_value("best_epoch")) + 1
+    assert went_on
+    best = result.best
+    assert best["epochs_chosen"] == best["refit"]["epochs"] == \
+        results.epochs_chosen(result.tuner.oracle.get_trial(best["trial"]))
 
 
 def test_refit_false_with_folds_fails_before_any_work(tmp_path):

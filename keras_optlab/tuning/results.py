@@ -160,13 +160,26 @@ def best_summary(oracle, space):
         summary["folds"] = fold_values(
             {k: _last(metrics, k) for k in metrics.metrics},
             oracle.objective.name)
-        summary[folds_module.EPOCHS_CHOSEN] = int(
-            metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
-    elif metrics.exists(hm.BEST_EPOCH):
-        # A trial of one split: its best epoch (0-based) was kept.
-        summary[folds_module.EPOCHS_CHOSEN] = int(
-            metrics.get_last_value(hm.BEST_EPOCH)) + 1
+    chosen = epochs_chosen(trial)
+    if chosen is not None:
+        summary[folds_module.EPOCHS_CHOSEN] = chosen
     return summary
+
+
+def epochs_chosen(trial):
+    """How many epochs from scratch the trial chose, what its refit
+    trains: a cross-validated trial's mean best epoch; a trial of one split
+    its best epoch (1-based), counted from the start: a Hyperband trial
+    goes on from its parent's weights at `tuner/initial_epoch`. `None`
+    where the trial recorded neither."""
+    metrics = trial.metrics
+    if metrics.exists(folds_module.EPOCHS_CHOSEN):
+        return int(metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
+    if metrics.exists(hm.BEST_EPOCH):
+        return int(trial.hyperparameters.values.get(
+            "tuner/initial_epoch", 0)) + int(
+            metrics.get_last_value(hm.BEST_EPOCH)) + 1
+    return None
 
 
 def test_name(objective):
