@@ -287,8 +287,10 @@ def test_the_best_configuration_is_retrained_on_training_and_validation(
         assert not rows_of(x) & test_rows
 
     kept = run_search(recipe, directory=str(tmp_path / "kept"), data=data,
-                      progress=None, baseline=False, refit=False)
-    assert "refit" not in kept.best
+                      progress=None, refit=False)
+    # The baseline at defaults follows: its test score then compares like
+    # with like.
+    assert "refit" not in kept.best and "refit" not in kept.defaults.best
     trial = next(t for t in json.load(open(kept.paths["trials_json"]))[
         "trials"] if t["trial"] == kept.best["trial"])
     model = keras.saving.load_model(kept.paths["best_model"])

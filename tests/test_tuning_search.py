@@ -78,6 +78,16 @@ def test_optlab_tune_quick_end_to_end(tmp_path, capsys):
         best = json.load(f)
     assert best["value"] == pytest.approx(max(scores))
     assert table["best_trial"] == best["trial"]
+    # Both the search's best and the best at defaults were retrained on
+    # training and validation data together.
+    with open(runs / "quick" / "defaults" / "results" /
+              "best_hyperparameters.json") as f:
+        defaults_best = json.load(f)
+    pool = best["refit"]["samples"]
+    assert best["refit"] == {"samples": pool,
+                             "epochs": best["epochs_chosen"]}
+    assert defaults_best["refit"]["samples"] == pool
+    assert f"retrained on all {pool} training samples" in out
 
     # The best model is saved with its optimizer and optimizer state.
     model = keras.saving.load_model(results / "best_model.keras")

@@ -310,7 +310,7 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
                 baseline_module.defaults_recipe(recipe, folds),
                 directory=project_dir, seed=seed, build_model=build_model,
                 progress=progress and (lambda line: say(
-                    f"at defaults: {line}")), data=data,
+                    f"at defaults: {line}")), data=data, refit=use_refit,
                 tune_model_hyperparameters=False)
             if defaults.best:
                 comparison = baseline_module.compare(
