@@ -227,10 +227,11 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     data = recipe.load_data() if data is None else data
     say = progress or (lambda line: None)
     say(f"data: {data}")
-    # The validation part rejoins the training part for the folds (each
-    # holds out its own) and for the refit. The test set stays out.
-    x_all = np.concatenate([data.x_train, data.x_val])
-    y_all = np.concatenate([data.y_train, data.y_val])
+    if folds is not None or use_refit:
+        # The validation part rejoins the training part for the folds (each
+        # holds out its own) and for the refit. The test set stays out.
+        x_all = np.concatenate([data.x_train, data.x_val])
+        y_all = np.concatenate([data.y_train, data.y_val])
     if folds is not None:
         say(f"cross-validation: {folds} folds of {len(x_all)} samples")
     hypermodel = OptimizerHyperModel(
@@ -282,17 +283,17 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
         return SearchResult(role, project_dir, [], None, {}, tensorboard_dir,
                             time.perf_counter() - start, search_tuner)
     best_model = refit_summary = None
-    if use_refit:
-        best = results_module.best_summary(search_tuner.oracle, recipe.space)
-        if best is not None:
-            epochs = best[folds_module.EPOCHS_CHOSEN]
-            say(f"retraining trial {best['trial']}'s configuration on all "
-                f"{len(x_all)} training samples for {epochs} epochs")
-            best_model = retrain_best(
-                hypermodel,
-                search_tuner.oracle.get_trial(best["trial"]).hyperparameters,
-                epochs, x_all, y_all, seed)
-            refit_summary = {"samples": len(x_all), "epochs": epochs}
+    best = results_module.best_summary(search_tuner.oracle, recipe.space)
+    if use_refit and best is not None:
+        # Every trial records its best epoch (OptimizerHyperModel.fit).
+        epochs = best[folds_module.EPOCHS_CHOSEN]
+        say(f"retraining trial {best['trial']}'s configuration on all "
+            f"{len(x_all)} training samples for {epochs} epochs")
+        best_model = retrain_best(
+            hypermodel,
+            search_tuner.oracle.get_trial(best["trial"]).hyperparameters,
+            epochs, x_all, y_all, seed)
+        refit_summary = {"samples": len(x_all), "epochs": epochs}
     results_dir = os.path.join(project_dir, "results")
     rows, best, paths = results_module.write_results(
         search_tuner, recipe.space, results_dir, best_model=best_model,
