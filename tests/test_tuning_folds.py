@@ -291,8 +291,10 @@ def test_the_best_configuration_is_retrained_on_training_and_validation(
     # The baseline at defaults follows: its test score then compares like
     # with like.
     assert "refit" not in kept.best and "refit" not in kept.defaults.best
-    trial = next(t for t in json.load(open(kept.paths["trials_json"]))[
-        "trials"] if t["trial"] == kept.best["trial"])
+    with open(kept.paths["trials_json"]) as f:
+        table = json.load(f)
+    trial = next(t for t in table["trials"]
+                 if t["trial"] == kept.best["trial"])
     model = keras.saving.load_model(kept.paths["best_model"])
     # The trial's model: trained on the training part alone, for the
     # epochs it ran (early stopping restores the best weights, not the
