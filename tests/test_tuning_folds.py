@@ -7,6 +7,8 @@ inside a trial's folds resumes without redoing finished folds."""
 import glob
 import json
 import math
+import os
+import warnings
 
 import keras
 import numpy as np
@@ -303,27 +305,48 @@ def test_the_best_configuration_is_retrained_on_training_and_validation(
         trial["epochs_run"] * math.ceil(len(data.x_train) / 64)
 
 
-def test_a_hyperband_refit_counts_the_epochs_of_its_parent(tmp_path):
-    """A Hyperband trial goes on from its parent's weights at
-    `tuner/initial_epoch`: the refit trains that many epochs more than
-    the trial's own best epoch."""
+def test_a_hyperband_trial_goes_on_with_its_parents_optimizer_state(
+        tmp_path):
+    """A continued Hyperband trial starts from its parent's checkpoint,
+    the parent's best epoch, optimizer state included: its saved model's
+    step count is the parent's steps to that epoch plus its own. Its
+    epochs chosen (what the refit trains) add the parent's count to its
+    own best epoch."""
     recipe = recipes.load_recipe(tiny_recipe(tmp_path, samples=200,
                                              epochs=3))
-    result = run_search(recipe, tuner="hyperband", max_trials=20,
-                        directory=str(tmp_path / "runs"), progress=None,
-                        baseline=False)
+    data = recipe.load_data()
+    steps_per_epoch = math.ceil(len(data.x_train) / 64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_search(recipe, tuner="hyperband", max_trials=20,
+                            directory=str(tmp_path / "runs"), data=data,
+                            progress=None, baseline=False)
+    assert not [w for w in caught if "Skipping variable loading"
+                in str(w.message)]
+    oracle = result.tuner.oracle
     went_on = 0
-    for trial in result.tuner.oracle.trials.values():
+    for trial in oracle.trials.values():
         if trial.status != "COMPLETED":
             continue
-        start = trial.hyperparameters.values["tuner/initial_epoch"]
-        went_on += start > 0  # from its parent's weights
-        assert results.epochs_chosen(trial) == start + int(
-            trial.metrics.get_last_value("best_epoch")) + 1
+        values = trial.hyperparameters.values
+        own = int(trial.metrics.get_last_value("best_epoch")) + 1
+        before = 0
+        if "tuner/trial_id" in values:
+            went_on += 1
+            before = results.epochs_chosen(
+                oracle.get_trial(values["tuner/trial_id"]))
+            assert values["tuner/initial_epoch"] >= before
+        assert results.epochs_chosen(trial) == before + own
+        model = keras.saving.load_model(os.path.join(
+            result.tuner.get_trial_dir(trial.trial_id), "model.keras"))
+        # Early stopping restores the best weights, not the step counter.
+        epochs_run = int(trial.metrics.get_last_value("epochs_run"))
+        assert int(model.optimizer.iterations.numpy()) == \
+            (before + epochs_run) * steps_per_epoch
     assert went_on
     best = result.best
     assert best["epochs_chosen"] == best["refit"]["epochs"] == \
-        results.epochs_chosen(result.tuner.oracle.get_trial(best["trial"]))
+        results.epochs_chosen(oracle.get_trial(best["trial"]))
 
 
 def test_refit_false_with_folds_fails_before_any_work(tmp_path):

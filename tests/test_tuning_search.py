@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from keras_optlab import cli
+from keras_optlab.tuning import hypermodel as hm
 from keras_optlab.tuning import recipes
 from keras_optlab.tuning.hypermodel import OptimizerHyperModel
 from keras_optlab.tuning.search import run_search
@@ -124,6 +125,28 @@ def test_optlab_tune_quick_end_to_end(tmp_path, capsys):
         "overwrite (--overwrite). Received: seed=6\n")
     assert "trial 5 of 5" not in captured.out
     assert sorted(p.name for p in (runs / "quick").iterdir()) == before
+
+
+@pytest.mark.parametrize("direction,values", [
+    ("max", [0.5, 0.9, 0.7, 0.9, 0.8]),
+    ("max", [0.2, float("nan"), 0.2]),
+    ("min", [1.0, 0.3, 0.3, float("nan"), 0.4]),
+])
+def test_best_epoch_is_the_epoch_early_stopping_restores(direction, values):
+    """Of equal values the first, as Keras' `EarlyStopping` (and Keras
+    Tuner's checkpoint) keep it: the refit's epoch count is that of the
+    weights the trial saved."""
+    stopping = keras.callbacks.EarlyStopping(monitor="val_accuracy",
+                                             mode=direction, patience=99)
+    stopping.set_model(keras.Sequential([keras.Input((1,)),
+                                         keras.layers.Dense(1)]))
+    stopping.on_train_begin()
+    for epoch, value in enumerate(values):
+        stopping.on_epoch_end(epoch, {"val_accuracy": value})
+    history = keras.callbacks.History()
+    history.history = {"val_accuracy": values}
+    assert hm.best_epoch(history, "val_accuracy", direction) == \
+        stopping.best_epoch
 
 
 @pytest.mark.parametrize("kind", ["random", "bayesian", "grid"])

@@ -20,17 +20,20 @@ SECONDS = "seconds"
 
 
 def best_epoch(history, objective, direction):
-    """The index of the best epoch of a `History` for `objective`."""
+    """The index of the best epoch of a `History` for `objective`: the first
+    of equal values, the epoch whose weights `EarlyStopping(
+    restore_best_weights=True)` restores and Keras Tuner checkpoints (both
+    count only a strict improvement)."""
     values = history.history.get(objective)
     if not values:
         raise ValueError(
             f"The objective {objective!r} is not among the trained metrics "
             f"({', '.join(sorted(history.history))}).")
-    finite = [(v, i) for i, v in enumerate(values) if not math.isnan(v)]
+    finite = [i for i, v in enumerate(values) if not math.isnan(v)]
     if not finite:
         return len(values) - 1
     pick = max if direction == "max" else min
-    return pick(finite)[1]
+    return pick(finite, key=values.__getitem__)
 
 
 class OptimizerHyperModel(kt.HyperModel):

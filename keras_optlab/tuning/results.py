@@ -11,7 +11,7 @@ from keras_optlab import atomic
 from keras_optlab.tuning import folds as folds_module
 from keras_optlab.tuning import hypermodel as hm
 from keras_optlab.tuning import space as space_module
-from keras_optlab.tuning.tuners import MODEL_FILENAME
+from keras_optlab.tuning.tuners import MODEL_FILENAME, epochs_chosen
 
 FIXED_COLUMNS = ("trial", "status", "optimizer", "learning_rate",
                  "batch_size", "dropout")
@@ -164,22 +164,6 @@ def best_summary(oracle, space):
     if chosen is not None:
         summary[folds_module.EPOCHS_CHOSEN] = chosen
     return summary
-
-
-def epochs_chosen(trial):
-    """How many epochs from scratch the trial chose, what its refit
-    trains: a cross-validated trial's mean best epoch; a trial of one split
-    its best epoch (1-based), counted from the start: a Hyperband trial
-    goes on from its parent's weights at `tuner/initial_epoch`. `None`
-    where the trial recorded neither."""
-    metrics = trial.metrics
-    if metrics.exists(folds_module.EPOCHS_CHOSEN):
-        return int(metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
-    if metrics.exists(hm.BEST_EPOCH):
-        return int(trial.hyperparameters.values.get(
-            "tuner/initial_epoch", 0)) + int(
-            metrics.get_last_value(hm.BEST_EPOCH)) + 1
-    return None
 
 
 def test_name(objective):

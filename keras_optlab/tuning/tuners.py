@@ -7,6 +7,7 @@ builds one.
 """
 
 import builtins
+import contextlib
 import copy
 import functools
 import json
@@ -20,6 +21,7 @@ import numpy as np
 
 from keras_optlab import atomic
 from keras_optlab.tuning import folds as folds_module
+from keras_optlab.tuning import hypermodel as hm
 from keras_optlab.tuning.pruning import MedianPruning
 
 MODEL_FILENAME = "model.keras"
@@ -312,7 +314,64 @@ class BayesianOptimization(OptlabTunerMixin, kt.BayesianOptimization):
 
 
 class Hyperband(OptlabTunerMixin, kt.Hyperband):
-    """`keras_tuner.Hyperband` with `OptlabTunerMixin`."""
+    """`keras_tuner.Hyperband` with `OptlabTunerMixin`, whose continued
+    trials go on from their parent's checkpoint with its optimizer state,
+    and count the epochs they chose from the start of that chain.
+    """
+
+    def _build_hypermodel(self, hp):
+        # `kt.Hyperband` loads the parent's checkpoint (weights and
+        # optimizer state) into a model whose optimizer has no variables
+        # yet, so Keras skips the optimizer's part ("Skipping variable
+        # loading for optimizer") and the trial restarts the moments and
+        # the step count, learning-rate schedules and bias corrections
+        # included. Built first, the optimizer takes the state of the
+        # parent's best epoch.
+        parent = hp.values.get("tuner/trial_id")
+        if parent is None:
+            return super()._build_hypermodel(hp)
+        model = kt.Tuner._build_hypermodel(self, hp)
+        build_config = self._get_build_config_fname(parent)
+        if not model.built and os.path.exists(build_config):
+            with open(build_config) as f:
+                model.build_from_config(json.load(f))
+        if model.optimizer is not None and not model.optimizer.built:
+            with self.distribution_strategy.scope() \
+                    if self.distribution_strategy else contextlib.nullcontext():
+                model.optimizer.build(model.trainable_variables)
+        model.load_weights(self._get_checkpoint_fname(parent))
+        return model
+
+    def run_trial(self, trial, *args, **kwargs):
+        histories = super().run_trial(trial, *args, **kwargs)
+        parent = trial.hyperparameters.values.get("tuner/trial_id")
+        if parent is None:
+            return histories
+        # The checkpoint the trial went on from is its parent's best epoch,
+        # which had trained `epochs_chosen(parent)` epochs; its
+        # `tuner/initial_epoch` counts the parent's whole round instead.
+        before = epochs_chosen(self.oracle.get_trial(parent))
+        for history in histories:
+            if isinstance(history, dict) and hm.BEST_EPOCH in history:
+                history[folds_module.EPOCHS_CHOSEN] = float(
+                    before + int(history[hm.BEST_EPOCH]) + 1)
+        return histories
+
+
+def epochs_chosen(trial):
+    """How many epochs from scratch the trial chose, what its refit
+    trains: a cross-validated trial's mean best epoch; a continued
+    Hyperband trial its parent's count plus its own best epoch (1-based);
+    any other trial its best epoch (1-based). `None` where the trial
+    recorded neither."""
+    metrics = trial.metrics
+    if metrics.exists(folds_module.EPOCHS_CHOSEN):
+        return int(metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
+    if metrics.exists(hm.BEST_EPOCH):
+        return int(trial.hyperparameters.values.get(
+            "tuner/initial_epoch", 0)) + int(
+            metrics.get_last_value(hm.BEST_EPOCH)) + 1
+    return None
 
 
 class GridSearch(OptlabTunerMixin, kt.GridSearch):
