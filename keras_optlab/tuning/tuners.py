@@ -361,9 +361,11 @@ class Hyperband(OptlabTunerMixin, kt.Hyperband):
 def epochs_chosen(trial):
     """How many epochs from scratch the trial chose, what its refit
     trains: a cross-validated trial's mean best epoch; a continued
-    Hyperband trial its parent's count plus its own best epoch (1-based);
-    any other trial its best epoch (1-based). `None` where the trial
-    recorded neither."""
+    Hyperband trial its parent's count plus its own best epoch (1-based),
+    as `Hyperband.run_trial` records it; any other trial its best epoch
+    (1-based), after `tuner/initial_epoch` for a continued trial recorded
+    before that count was (the upper bound: its parent's whole round).
+    `None` where the trial recorded neither."""
     metrics = trial.metrics
     if metrics.exists(folds_module.EPOCHS_CHOSEN):
         return int(metrics.get_last_value(folds_module.EPOCHS_CHOSEN))
