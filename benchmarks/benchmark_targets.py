@@ -1,6 +1,6 @@
 """How the bundled benchmark workloads' targets were set (AlgoPerf's way).
 
-Adam over a small learning-rate grid, seed 0, each workload's full budget
+Adam over a small learning-rate grid, seed 0 (`--seed`), each workload's full budget
 with an unreachable target (so every run uses the whole budget). The quick
 variant's budget is the first `quick["max_epochs"]` epochs of the same runs
 (same seed, same data order), so one run measures both. Prints a Markdown
@@ -8,11 +8,15 @@ table: the best validation value of each learning rate, within the full and
 within the quick budget; the targets in keras_optlab/lab/benchmark/
 workloads.py are set a little below the best of each column.
 
-    PYTHONPATH=$PWD python benchmarks/benchmark_targets.py [workload ...]
+    PYTHONPATH=$PWD python benchmarks/benchmark_targets.py [--seed S]
+        [workload ...]
+
+A run with another `--seed` (other initial weights and data order, the same
+split) checks that the targets hold beyond the seed they were set on.
 """
 
+import argparse
 import dataclasses
-import sys
 
 from keras_optlab.lab.benchmark import run
 from keras_optlab.lab.benchmark import workloads
@@ -28,7 +32,7 @@ def best(workload, curve, epochs):
     return max(values) if workload.direction == "max" else min(values)
 
 
-def main(names):
+def main(names, seed=0):
     print("| workload | lr | best val (full budget) | best val (quick "
           "budget) | epochs | training s |")
     print("|---|---|---|---|---|---|")
@@ -40,7 +44,7 @@ def main(names):
         quick_epochs = workload.quick["max_epochs"]
         for lr in WIDER.get(name, GRID):
             r = run.train_trial(unreachable, "adam", {"learning_rate": lr},
-                                seed=0, data=data)
+                                seed=seed, data=data)
             full, quick = best(workload, r["curve"], None), best(
                 workload, r["curve"], quick_epochs)
             print(f"| {name} | {lr:g} | {full:.4f} | {quick:.4f} | "
@@ -48,4 +52,8 @@ def main(names):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("workloads", nargs="*")
+    arguments = parser.parse_args()
+    main(arguments.workloads, arguments.seed)
