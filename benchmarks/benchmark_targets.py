@@ -1,9 +1,10 @@
 """How the bundled benchmark workloads' targets were set (AlgoPerf's way).
 
-Adam over a small learning-rate grid, seed 0 (`--seed`), each workload's full budget
-with an unreachable target (so every run uses the whole budget). The quick
-variant's budget is the first `quick["max_epochs"]` epochs of the same runs
-(same seed, same data order), so one run measures both. Prints a Markdown
+Adam over a small learning-rate grid, seed 0 (`--seed`), each workload's
+full budget with an unreachable target (so every run uses the whole
+budget). The quick variant's budget is the first `quick["max_epochs"]`
+epochs of the same runs (same seed, same data order), so one run measures
+both. Prints a Markdown
 table: the best validation value of each learning rate, within the full and
 within the quick budget; the targets in keras_optlab/lab/benchmark/
 workloads.py are set a little below the best of each column.
@@ -33,6 +34,7 @@ def best(workload, curve, epochs):
 
 
 def main(names, seed=0):
+    print(f"Adam, seed {seed}:\n")
     print("| workload | lr | best val (full budget) | best val (quick "
           "budget) | epochs | training s |")
     print("|---|---|---|---|---|---|")

@@ -336,8 +336,12 @@ class Hyperband(OptlabTunerMixin, kt.Hyperband):
             with open(build_config) as f:
                 model.build_from_config(json.load(f))
         if model.optimizer is not None and not model.optimizer.built:
-            with self.distribution_strategy.scope() \
-                    if self.distribution_strategy else contextlib.nullcontext():
+            # Where the model's variables are (Keras Tuner builds it under
+            # the tuner's strategy), so the optimizer's state is beside them.
+            scope = (self.distribution_strategy.scope()
+                     if self.distribution_strategy is not None
+                     else contextlib.nullcontext())
+            with scope:
                 model.optimizer.build(model.trainable_variables)
         model.load_weights(self._get_checkpoint_fname(parent))
         return model
