@@ -1,6 +1,7 @@
 """K-fold cross-validation in searches and the held-out test set: folds are
 disjoint, cover the training data and are stratified; the fold summary is
-the mean and standard deviation of the per-fold values; a search never
+the mean and standard deviation of the per-fold values; median pruning
+compares fold k with fold k of the other trials; a search never
 sees the test set, which scores the best model once; a search interrupted
 inside a trial's folds resumes without redoing finished folds."""
 
@@ -213,6 +214,66 @@ def test_cross_validated_search_end_to_end(tmp_path, capsys, seen):
         for k in range(3):
             assert glob.glob(str(runs / "cv" / "tensorboard" / trial /
                                  f"fold{k}" / "validation" / "events.*"))
+
+
+def test_pruning_compares_fold_k_with_fold_k_of_the_other_trials(tmp_path):
+    # Grid order: Adam at a working learning rate, then gradient descent at
+    # one too small to learn. Adam's trial meets no finished trial in
+    # either fold and runs both; the second trial's fold 0 meets Adam's
+    # fold 0, is pruned after the warm-up epoch, and its fold 1 never
+    # runs.
+    recipe = recipes.recipe_from_dict({
+        "data": {"dataset": "digits", "max_samples": 400, "folds": 2},
+        "model": {"kind": "mlp", "units": [16]},
+        "search": {"tuner": "grid", "max_trials": 5, "epochs": 4, "seed": 2,
+                   "baseline": False},
+        "space": {"optimizers": ["adam", "gradient_descent"],
+                  "conditional": [], "batch_sizes": [32], "dropout": 0.0,
+                  "learning_rate": {"adam": [0.01, 0.01],
+                                    "gradient_descent": [1e-9, 1e-9]}},
+        "early_stopping": {"enabled": False},
+        "pruning": {"n_startup_trials": 1, "n_warmup_steps": 1},
+    })
+    result = run_search(recipe, directory=str(tmp_path), progress=None)
+    rows = {row["trial"]: row for row in result.rows}
+    adam, descent = rows["0"], rows["1"]
+    assert (adam["optimizer"], descent["optimizer"]) == (
+        "adam", "gradient_descent")
+    assert adam["pruned"] is False and adam["epochs_run"] == 4
+    assert descent["pruned"] is True and descent["epochs_run"] == 2
+
+    # One record directory per fold, none shared across folds.
+    records = os.path.join(result.project_dir, "epoch_records")
+    assert sorted(os.listdir(records)) == ["fold0", "fold1"]
+    assert sorted(os.listdir(os.path.join(records, "fold0"))) == [
+        "trial_0.json", "trial_1.json"]
+    assert os.listdir(os.path.join(records, "fold1")) == ["trial_0.json"]
+    # Fold k's record holds fold k's curve: its best value is fold k's
+    # score in the trial's folds.json, and the two folds' curves differ.
+    trial_dirs = {row["trial"]: os.path.join(result.project_dir,
+                                             f"trial_{row['trial']}")
+                  for row in result.rows}
+    for trial, folds_run in (("0", 2), ("1", 1)):
+        with open(os.path.join(trial_dirs[trial], folds.FILE)) as f:
+            done = json.load(f)
+        assert sorted(done) == [str(k) for k in range(folds_run)]
+        for k in range(folds_run):
+            with open(os.path.join(records, f"fold{k}",
+                                   f"trial_{trial}.json")) as f:
+                record = json.load(f)
+            assert max(record["values"]) == pytest.approx(
+                done[str(k)]["val_accuracy"])
+    with open(os.path.join(records, "fold1", "trial_0.json")) as f:
+        second_fold = json.load(f)["values"]
+    with open(os.path.join(records, "fold0", "trial_0.json")) as f:
+        assert json.load(f)["values"] != second_fold
+    # The pruned fold's best value is below Adam's fold 0 at the same epoch.
+    with open(os.path.join(records, "fold0", "trial_1.json")) as f:
+        pruned = json.load(f)
+    with open(os.path.join(records, "fold0", "trial_0.json")) as f:
+        reference = json.load(f)["values"]
+    assert pruned["state"] == "pruned" and len(pruned["values"]) == 2
+    assert max(pruned["values"]) < reference[1]
 
 
 @pytest.mark.parametrize("arguments, message", [
