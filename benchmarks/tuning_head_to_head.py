@@ -11,7 +11,8 @@ process start, until its budget is spent, and is then killed):
 - `keras_tuner_adam`: what a Keras user writes by hand: Keras Tuner's
   `RandomSearch` over Adam's learning rate (log scale, 1e-4 to 1e-1), batch
   100 (the MNIST-1D paper's), no dropout, the same early stopping.
-- `hyperband`: Keras Tuner's `Hyperband` over the same space as `optlab`.
+- `hyperband`: Keras Tuner's `Hyperband` over the same space as `optlab`,
+  its brackets repeated until the budget is spent (`hyperband_iterations`).
 - `optuna`: Optuna's TPE sampler (seeded) with its `MedianPruner` (the
   recipe's startup trials and warm-up epochs) over the same space as
   `optlab`, declared through the same `SearchSpace` (an adapter turns its
@@ -68,6 +69,10 @@ ADAM_LEARNING_RATES = (1e-4, 1e-1)
 ADAM_BATCH_SIZE = 100
 QUICK = {"samples": 300, "epochs": 2, "budgets": (25,), "seeds": (0,)}
 TRIAL_LIMIT = 10_000  # trials are bounded by the budget, not by a count
+# Hyperband's brackets run again and again until the budget is spent: one
+# iteration of the recipe's 40 epochs (factor 3) ends after about 90 trials,
+# some five minutes here, which would leave Hyperband idle at longer budgets.
+HYPERBAND_ITERATIONS = 1_000
 
 
 def recipe_document(quick):
@@ -91,8 +96,13 @@ def load_recipe(quick):
 
 
 def run_optlab(recipe, data, seed, directory, tuner="random"):
+    import dataclasses
+
     from keras_optlab.tuning.search import run_search
 
+    if tuner == "hyperband":
+        recipe = dataclasses.replace(
+            recipe, hyperband_iterations=HYPERBAND_ITERATIONS)
     # The search alone is timed: no baseline at defaults after it.
     run_search(recipe, tuner=tuner, max_trials=TRIAL_LIMIT, seed=seed,
                directory=str(directory), overwrite=True, progress=None,

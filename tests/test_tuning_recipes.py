@@ -115,6 +115,12 @@ BAD = [
     ('[search]\ntuner = "random"\ninitial_points = 4\n',
      '`search.initial_points` applies only to tuner = "bayesian"',
      "search.initial_points=4"),
+    ('[search]\ntuner = "random"\nhyperband_iterations = 2\n',
+     '`search.hyperband_iterations` applies only to tuner = "hyperband"',
+     "search.hyperband_iterations=2"),
+    ('[search]\ntuner = "hyperband"\nhyperband_iterations = 0\n',
+     "`search.hyperband_iterations` must be an integer",
+     "search.hyperband_iterations=0"),
     ('[search]\nbaseline = "yes"\n', "`search.baseline` must be true or "
      "false", 'search.baseline="yes"'),
     ('[search]\nrefit = 1\n', "`search.refit` must be true or false",

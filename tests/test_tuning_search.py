@@ -220,6 +220,46 @@ def test_pruning_stops_a_clearly_worse_trial_never_the_first(tmp_path):
     assert not any(r["pruned"] for r in unpruned.rows)
 
 
+def test_hyperband_runs_its_brackets_as_many_times_as_asked(tmp_path,
+                                                            capsys):
+    """Keras Tuner's Hyperband ends after one pass over its brackets
+    (`hyperband_iterations=1`), however long the budget; the recipe's
+    `hyperband_iterations` (and `optlab tune --hyperband-iterations`)
+    repeat the pass, each time with fresh configurations."""
+    trials, fresh = {}, {}
+    for iterations in (1, 2):
+        recipe = recipes.recipe_from_dict({
+            "data": {"dataset": "digits", "max_samples": 200},
+            "model": {"kind": "mlp", "units": [4]},
+            "search": {"tuner": "hyperband", "max_trials": 1000,
+                       "epochs": 3, "seed": 5, "baseline": False,
+                       "refit": False, "hyperband_iterations": iterations},
+            "space": {"optimizers": ["adam", "momentum"], "conditional": [],
+                      "batch_sizes": [64], "dropout": 0.0},
+            "pruning": {"enabled": False},
+        })
+        result = run_search(recipe, directory=str(tmp_path / str(
+            iterations)), progress=None)
+        oracle = result.tuner.oracle
+        assert oracle.hyperband_iterations == iterations
+        started = [t.hyperparameters.values for t in oracle.trials.values()]
+        trials[iterations] = len(started)
+        # A bracket's first round draws fresh configurations; later rounds
+        # continue trials of the round before.
+        fresh[iterations] = sum("tuner/trial_id" not in v for v in started)
+    assert trials[2] == 2 * trials[1] and fresh[2] == 2 * fresh[1] > 0
+
+    # The command line: the flag reaches the tuner.
+    status = cli.main(["tune", str(QUICK), "--tuner", "hyperband",
+                       "--hyperband-iterations", "2", "--max-trials", "500",
+                       "--no-baseline", "--no-refit", "--directory",
+                       str(tmp_path / "cli")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    with open(tmp_path / "cli" / "quick" / "oracle.json") as f:
+        assert json.load(f)["hyperband_iterations"] == 2
+
+
 def test_an_interrupted_grid_search_finishes_its_grid(tmp_path):
     """Keras Tuner's grid oracle, reloaded, started no new trial and ended
     the search with its grid unfinished (tuners.restore_grid_order); now

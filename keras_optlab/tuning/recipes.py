@@ -45,6 +45,9 @@ The fields (all optional except where said; see tuning/digits.toml):
     initial_points = 8              # bayesian: random trials before the
                                     # Gaussian process (Keras Tuner's
                                     # default is 3 per hyperparameter)
+    hyperband_iterations = 4        # hyperband: how many times its
+                                    # brackets run (Keras Tuner's default
+                                    # is 1); more use a longer budget
     baseline = true                 # then each optimizer at its defaults
                                     # (keras_optlab/tuning/baseline.py)
     refit = true                    # the best configuration retrained on
@@ -109,7 +112,8 @@ FIELDS = {
     "data.synthetic": {"samples", "image_size", "num_classes", "noise"},
     "model": {"kind", "units", "filters", "dense_units"},
     "search": {"tuner", "max_trials", "epochs", "objective", "direction",
-               "seed", "initial_points", "baseline", "refit"},
+               "seed", "initial_points", "hyperband_iterations", "baseline",
+               "refit"},
     "space": {"optimizers", "batch_sizes", "dropout", "conditional"}
     | set(RANGE_KINDS),
     "early_stopping": {"enabled", "patience"},
@@ -140,6 +144,7 @@ class Recipe:
     direction: str = "max"
     seed: int = 1
     initial_points: int = None
+    hyperband_iterations: int = None
     baseline: bool = True
     refit: bool = True
     space: space_module.SearchSpace = None
@@ -448,6 +453,11 @@ def recipe_from_dict(document, path="<recipe>"):
     if initial_points is not None and tuner != "bayesian":
         check.fail("search.initial_points", 'applies only to tuner = '
                    '"bayesian"', initial_points)
+    hyperband_iterations = check.integer(search, "search",
+                                         "hyperband_iterations", None, 1)
+    if hyperband_iterations is not None and tuner != "hyperband":
+        check.fail("search.hyperband_iterations", 'applies only to tuner = '
+                   '"hyperband"', hyperband_iterations)
 
     space_table = check.table(document, "space")
     known = [info.name for info in optimizers.available()]
@@ -535,6 +545,7 @@ def recipe_from_dict(document, path="<recipe>"):
         model_options=model_options, tuner=tuner, max_trials=max_trials,
         epochs=epochs, objective=objective, direction=direction, seed=seed,
         initial_points=initial_points,
+        hyperband_iterations=hyperband_iterations,
         baseline=check.boolean(search, "search", "baseline", True),
         refit=refit,
         space=space,

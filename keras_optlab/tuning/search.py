@@ -242,6 +242,8 @@ def run_search(recipe, *, tuner=None, max_trials=None, directory=None,
     options = {}
     if kind == "bayesian" and recipe.initial_points:
         options["num_initial_points"] = recipe.initial_points
+    if kind == "hyperband" and recipe.hyperband_iterations:
+        options["hyperband_iterations"] = recipe.hyperband_iterations
     if not tune_model_hyperparameters:
         # Only the space is searched; what `build_model` declares keeps its
         # default (Keras Tuner's `tune_new_entries=False`).

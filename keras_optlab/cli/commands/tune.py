@@ -10,6 +10,7 @@ Tuner's KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT
 variables work too).
 """
 
+import dataclasses
 import importlib.resources
 import os
 import pathlib
@@ -77,6 +78,11 @@ def add_arguments(parser):
                         help="override the recipe's tuner")
     parser.add_argument("--max-trials", type=int, metavar="N",
                         help="override the recipe's number of trials")
+    parser.add_argument("--hyperband-iterations", type=int, metavar="N",
+                        help="with the Hyperband tuner: how many times its "
+                             "brackets run (overrides the recipe's [search] "
+                             "hyperband_iterations; Keras Tuner's default "
+                             "is 1)")
     parser.add_argument("--directory", metavar="D", default="optlab_runs",
                         help="where searches live, D/<recipe name> "
                              "(default: optlab_runs); an existing search "
@@ -128,6 +134,10 @@ def check(args):
     if args.seed is not None:
         check_number("--seed", args.seed, low=0, high=2**32 - 1,
                      integer=True)
+    iterations = getattr(args, "hyperband_iterations", None)
+    if iterations is not None:
+        check_number("--hyperband-iterations", iterations, low=1,
+                     integer=True)
     folds = getattr(args, "folds", None)
     if folds is not None:
         from keras_optlab.tuning.folds import MAX_FOLDS
@@ -136,11 +146,19 @@ def check(args):
     path = find_recipe(args.recipe)
     try:
         recipe = recipes.load_recipe(path)
-        if (folds or recipe.folds) and (args.tuner or recipe.tuner) \
-                == "hyperband":
+        tuner = args.tuner or recipe.tuner
+        if (folds or recipe.folds) and tuner == "hyperband":
             raise UsageError(
                 "Cross-validation does not apply to the Hyperband tuner. "
                 f"Received: folds={folds or recipe.folds}, tuner=hyperband")
+        if iterations is not None and tuner != "hyperband":
+            raise UsageError(
+                "--hyperband-iterations applies only to the Hyperband "
+                f"tuner. Received: --hyperband-iterations={iterations}, "
+                f"tuner={tuner}")
+        if iterations is not None:
+            recipe = dataclasses.replace(recipe,
+                                         hyperband_iterations=iterations)
         from keras_optlab.tuning.folds import check_refit
         if getattr(args, "no_refit", False):
             check_refit(False, folds or recipe.folds, name="--no-refit")
