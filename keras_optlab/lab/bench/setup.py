@@ -64,6 +64,16 @@ EXTRA_READS.update({
     "mars": (2, "the clipping of c = g + k (g - g_prev) needs ||c|| before "
                 "any element is updated: one pass reads g and g_prev"),
 })
+# Issue 14: Adafactor at its defaults (factored, relative step, parameter
+# scale, update clipping, no first moment) has no per-element slot but three
+# whole-variable sums.
+EXTRA_READS.update({
+    "adafactor": (3, "the row and column sums of G^2 and the parameter "
+                     "scale RMS(x) need all of g and x before U exists: one "
+                     "pass reads g and x; the clipping needs RMS(U), U from "
+                     "the new R and C, before any element moves: one pass "
+                     "reads g"),
+})
 # Adan's previous gradient and Prodigy's x0 are per-element slots, counted
 # (read and written) by the slot rule; RAdam's rectification is a scalar.
 
