@@ -130,3 +130,22 @@ def compiled_step_hlo(optimizer, variables, grads):
 # state beyond them, read from the optimized HLO (what XLA allocates), which
 # the harness' resident-memory measurement agrees with.
 MEMORY_SLACK = 0.10
+
+
+def adam_then_stalled_descent(data, units, **search):
+    """A recipe (as a dict) whose grid search tries Adam at a working
+    learning rate first, then gradient descent at one too small to learn:
+    with median pruning after one warm-up epoch, the second trial is
+    clearly worse and pruned, the first never."""
+    return {
+        "data": {"dataset": "digits", **data},
+        "model": {"kind": "mlp", "units": list(units)},
+        "search": {"tuner": "grid", "max_trials": 5, "epochs": 4, "seed": 2,
+                   **search},
+        "space": {"optimizers": ["adam", "gradient_descent"],
+                  "conditional": [], "batch_sizes": [32], "dropout": 0.0,
+                  "learning_rate": {"adam": [0.01, 0.01],
+                                    "gradient_descent": [1e-9, 1e-9]}},
+        "early_stopping": {"enabled": False},
+        "pruning": {"n_startup_trials": 1, "n_warmup_steps": 1},
+    }

@@ -23,6 +23,7 @@ from keras_optlab.tuning import search as search_module
 from keras_optlab.tuning.datasets import _digits
 from keras_optlab.tuning.hypermodel import OptimizerHyperModel
 from keras_optlab.tuning.search import run_search
+from tests import helpers
 
 TINY = """
 name = "{name}"
@@ -222,18 +223,8 @@ def test_pruning_compares_fold_k_with_fold_k_of_the_other_trials(tmp_path):
     # either fold and runs both; the second trial's fold 0 meets Adam's
     # fold 0, is pruned after the warm-up epoch, and its fold 1 never
     # runs.
-    recipe = recipes.recipe_from_dict({
-        "data": {"dataset": "digits", "max_samples": 400, "folds": 2},
-        "model": {"kind": "mlp", "units": [16]},
-        "search": {"tuner": "grid", "max_trials": 5, "epochs": 4, "seed": 2,
-                   "baseline": False},
-        "space": {"optimizers": ["adam", "gradient_descent"],
-                  "conditional": [], "batch_sizes": [32], "dropout": 0.0,
-                  "learning_rate": {"adam": [0.01, 0.01],
-                                    "gradient_descent": [1e-9, 1e-9]}},
-        "early_stopping": {"enabled": False},
-        "pruning": {"n_startup_trials": 1, "n_warmup_steps": 1},
-    })
+    recipe = recipes.recipe_from_dict(helpers.adam_then_stalled_descent(
+        {"max_samples": 400, "folds": 2}, [16], baseline=False))
     result = run_search(recipe, directory=str(tmp_path), progress=None)
     rows = {row["trial"]: row for row in result.rows}
     adam, descent = rows["0"], rows["1"]

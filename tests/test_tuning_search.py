@@ -17,6 +17,7 @@ from keras_optlab.tuning import recipes
 from keras_optlab.tuning.hypermodel import OptimizerHyperModel
 from keras_optlab.tuning.search import run_search
 from keras_optlab.tuning.tuners import ORACLE_SEED_FOR_ZERO, make_tuner
+from tests import helpers
 
 QUICK = pathlib.Path(__file__).resolve().parents[1] / "tuning" / "quick.toml"
 
@@ -175,17 +176,8 @@ def test_pruning_stops_a_clearly_worse_trial_never_the_first(tmp_path):
     # working learning rate, then gradient descent with a learning rate so
     # small that the model cannot learn. The first trial is never pruned;
     # the second is stopped right after the warm-up epoch.
-    recipe = recipes.recipe_from_dict({
-        "data": {"dataset": "digits", "max_samples": 500},
-        "model": {"kind": "mlp", "units": [32]},
-        "search": {"tuner": "grid", "max_trials": 5, "epochs": 4, "seed": 2},
-        "space": {"optimizers": ["adam", "gradient_descent"],
-                  "conditional": [], "batch_sizes": [32], "dropout": 0.0,
-                  "learning_rate": {"adam": [0.01, 0.01],
-                                    "gradient_descent": [1e-9, 1e-9]}},
-        "early_stopping": {"enabled": False},
-        "pruning": {"n_startup_trials": 1, "n_warmup_steps": 1},
-    })
+    recipe = recipes.recipe_from_dict(helpers.adam_then_stalled_descent(
+        {"max_samples": 500}, [32]))
     calls = []
 
     def build_model(hp, dropout_rate):
