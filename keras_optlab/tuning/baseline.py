@@ -59,8 +59,8 @@ def defaults_recipe(recipe, folds):
                            recipe.fixed_dropout)
     return dataclasses.replace(
         recipe, name=PROJECT, tuner="grid", max_trials=len(space.optimizers),
-        initial_points=None, hyperband_iterations=None, pruning=False, folds=folds, space=space,
-        baseline=False)
+        initial_points=None, hyperband_iterations=None, pruning=False,
+        folds=folds, space=space, baseline=False)
 
 
 def compare(best, defaults_best, direction):

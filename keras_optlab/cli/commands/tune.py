@@ -151,12 +151,12 @@ def check(args):
             raise UsageError(
                 "Cross-validation does not apply to the Hyperband tuner. "
                 f"Received: folds={folds or recipe.folds}, tuner=hyperband")
-        if iterations is not None and tuner != "hyperband":
-            raise UsageError(
-                "--hyperband-iterations applies only to the Hyperband "
-                f"tuner. Received: --hyperband-iterations={iterations}, "
-                f"tuner={tuner}")
         if iterations is not None:
+            if tuner != "hyperband":
+                raise UsageError(
+                    "--hyperband-iterations applies only to the Hyperband "
+                    f"tuner. Received: --hyperband-iterations={iterations}, "
+                    f"tuner={tuner}")
             recipe = dataclasses.replace(recipe,
                                          hyperband_iterations=iterations)
         from keras_optlab.tuning.folds import check_refit
