@@ -218,8 +218,7 @@ def test_hyperband_runs_its_brackets_as_many_times_as_asked(tmp_path,
     (`hyperband_iterations=1`), however long the budget; the recipe's
     `hyperband_iterations` (and `optlab tune --hyperband-iterations`)
     repeat the pass, each time with fresh configurations."""
-    trials, fresh = {}, {}
-    for iterations in (1, 2):
+    def search(iterations, folder):
         recipe = recipes.recipe_from_dict({
             "data": {"dataset": "digits", "max_samples": 200},
             "model": {"kind": "mlp", "units": [4]},
@@ -230,16 +229,22 @@ def test_hyperband_runs_its_brackets_as_many_times_as_asked(tmp_path,
                       "batch_sizes": [64], "dropout": 0.0},
             "pruning": {"enabled": False},
         })
-        result = run_search(recipe, directory=str(tmp_path / str(
-            iterations)), progress=None)
-        oracle = result.tuner.oracle
+        oracle = run_search(recipe, directory=str(tmp_path / folder),
+                            progress=None).tuner.oracle
         assert oracle.hyperband_iterations == iterations
         started = [t.hyperparameters.values for t in oracle.trials.values()]
-        trials[iterations] = len(started)
         # A bracket's first round draws fresh configurations; later rounds
         # continue trials of the round before.
-        fresh[iterations] = sum("tuner/trial_id" not in v for v in started)
+        return len(started), sum("tuner/trial_id" not in v for v in started)
+
+    trials, fresh = {}, {}
+    for iterations in (1, 2):
+        trials[iterations], fresh[iterations] = search(iterations,
+                                                       str(iterations))
     assert trials[2] == 2 * trials[1] and fresh[2] == 2 * fresh[1] > 0
+    # Resumed with a second pass, the one-pass search goes on with it
+    # (Keras Tuner's reloaded oracle would keep its saved count and stop).
+    assert search(2, "1") == (trials[2], fresh[2])
 
     # The command line: the flag reaches the tuner.
     status = cli.main(["tune", str(QUICK), "--tuner", "hyperband",

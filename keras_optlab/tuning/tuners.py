@@ -444,6 +444,12 @@ def make_tuner(kind, hypermodel, *, objective, max_trials, directory,
     else:
         arguments["max_trials"] = max_trials
     tuner = TUNERS[kind](**arguments)
-    if kind == "hyperband" and max_trials and not tuner._is_worker():
-        tuner.oracle.max_trials = max_trials
+    if kind == "hyperband" and not tuner._is_worker():
+        # A reloaded oracle takes these from its saved state; a resumed
+        # search given more trials or passes goes on with them.
+        if max_trials:
+            tuner.oracle.max_trials = max_trials
+        if "hyperband_iterations" in options:
+            tuner.oracle.hyperband_iterations = options[
+                "hyperband_iterations"]
     return tuner
